@@ -1,0 +1,2 @@
+import EventStream
+print("bisnn \(BisnnVersion.current)")
