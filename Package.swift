@@ -20,7 +20,8 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CLZ4", path: "Sources/CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         .systemLibrary(name: "CZstd", path: "Sources/CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
-        .target(name: "EventStream", dependencies: ["CLZ4", "CZstd"]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "EventStream", dependencies: ["CLZ4", "CZstd", "CZlib"]),
         .executableTarget(
             name: "bisnn",
             dependencies: ["EventStream", .product(name: "ArgumentParser", package: "swift-argument-parser")]

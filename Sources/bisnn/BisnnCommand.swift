@@ -1,0 +1,14 @@
+import ArgumentParser
+import EventStream
+
+/// The `bisnn` command line: tools around event recordings and models.
+@main
+struct BisnnCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bisnn",
+        abstract: "Event-camera recordings and binary spiking networks.",
+        version: BisnnVersion.current,
+        subcommands: [InspectCommand.self, ConvertCommand.self, SimulateCommand.self, RenderCommand.self,
+                      BenchCommand.self]
+    )
+}

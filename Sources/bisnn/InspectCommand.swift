@@ -1,0 +1,7 @@
+import ArgumentParser
+
+// Placeholder until the command lands.
+struct InspectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "inspect")
+    func run() throws { throw ValidationError("not implemented yet") }
+}

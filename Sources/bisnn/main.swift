@@ -1,2 +1,0 @@
-import EventStream
-print("bisnn \(BisnnVersion.current)")
