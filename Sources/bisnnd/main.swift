@@ -1,4 +1,4 @@
 import EventStream
 
-// The service arrives with the ZeroMQ issue; until then bisnnd reports its version.
+// The service arrives with the ZeroMQ issue; until then bisnnd only reports its version.
 print("bisnnd \(BisnnVersion.current)")
