@@ -13,6 +13,11 @@ public struct DecoderCounters: Sendable, Hashable {
     public var skippedPackets: Int = 0
     /// Events seen before the first time reference of the stream (EVT 2.0/3.0), dropped.
     public var eventsBeforeTimeBase: Int = 0
+    /// Times a stream's time base jumped back by less than a wrap-around (a counter reset), kept going
+    /// with the new value (EVT 2.0/3.0 TIME_HIGH).
+    public var timeBaseResets: Int = 0
+    /// Events the recording itself marks invalid (AEDAT 3.1 valid bit clear), skipped.
+    public var invalidEvents: Int = 0
 
     public init() {}
 }

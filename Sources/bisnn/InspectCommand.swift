@@ -101,6 +101,7 @@ extension DecoderCounters {
             "out_of_bounds": outOfBounds, "unknown_words": unknownWords,
             "timestamp_regressions": timestampRegressions, "time_wraps": timeWraps,
             "skipped_packets": skippedPackets, "events_before_time_base": eventsBeforeTimeBase,
+            "time_base_resets": timeBaseResets, "invalid_events": invalidEvents,
         ]
     }
 }
