@@ -48,7 +48,10 @@ struct EventsBench: ParsableCommand {
                 _ = try! bytes.withUnsafeBytes { try EventFileReader.decode($0, format: format, into: &events) }
                 return events.count
             }
-            results.append(BenchResult(name: "decode \(format) \(file)", eventsPerSecond: rate))
+            results.append(BenchResult(name: "decode     \(format) \(file)", eventsPerSecond: rate))
+            let readRate = measure(seconds: seconds) { (try? EventFileReader.read(path, format: format).events.count) ?? 0 }
+            results.append(BenchResult(name: "read       \(format) \(file) (file to events, as expelliarmus reads)",
+                                       eventsPerSecond: readRate))
         }
         let nmnist = try loadFolder(data + "/nmnist-small/train")
         var events = EventBuffer()
@@ -61,8 +64,18 @@ struct EventsBench: ParsableCommand {
             }
             return total
         }
-        results.append(BenchResult(name: "decode nmnist nmnist-small/train (\(nmnist.count) files one by one)",
+        results.append(BenchResult(name: "decode     nmnist nmnist-small/train (\(nmnist.count) files one by one)",
                                    eventsPerSecond: folderRate))
+        let nmnistFrames = SpikeFrameConfiguration.nmnist(binWidth: 1_000)
+        results.append(try binBench(
+            "decode+bin nmnist-small/train -> 2x34x34 binary 1 ms", nmnist, nmnistFrames, decode: true))
+        results.append(try binBench(
+            "bin        nmnist-small/train -> 2x34x34 binary 1 ms", nmnist, nmnistFrames, decode: false))
+        let gesture = try loadFolder(data + "/dvs-gesture-10")
+        let gestureFrames = SpikeFrameConfiguration(
+            sensor: SensorGeometry(width: 128, height: 128), binWidth: 1_000, downsample: 4)
+        results.append(try binBench(
+            "decode+bin dvs-gesture-10 -> 2x32x32 binary 1 ms (downsample 4)", gesture, gestureFrames, decode: true))
         report(results)
     }
 
@@ -74,6 +87,39 @@ struct EventsBench: ParsableCommand {
         } else {
             for r in results { print(String(format: "%8.1f M events/s  %@", r.eventsPerSecond / 1e6, r.name)) }
         }
+    }
+
+    /// Decode (or only bin, from events decoded beforehand) every recording of a folder into spike frames,
+    /// one recording at a time as training and evaluation do.
+    func binBench(
+        _ name: String, _ recordings: [[UInt8]], _ configuration: SpikeFrameConfiguration, decode: Bool
+    ) throws -> BenchResult {
+        var binner = try SpikeFrameBinner(configuration: configuration)
+        var frames = binner.makeBatch(reservingFrames: 4096)
+        let decoded = try recordings.map { bytes in
+            var events = EventBuffer()
+            _ = try bytes.withUnsafeBytes { try EventFileReader.decode($0, format: .nmnist, into: &events) }
+            return events
+        }
+        var events = EventBuffer()
+        let rate = measure(seconds: seconds) {
+            var total = 0
+            for i in recordings.indices {
+                if decode {
+                    events.removeAll()
+                    _ = try! recordings[i].withUnsafeBytes {
+                        try EventFileReader.decode($0, format: .nmnist, into: &events)
+                    }
+                }
+                frames.removeAll()
+                binner.reset(origin: 0)
+                binner.append(decode ? events : decoded[i], to: &frames)
+                binner.flush(to: &frames)
+                total += decoded[i].count
+            }
+            return total
+        }
+        return BenchResult(name: name, eventsPerSecond: rate)
     }
 
     func loadFolder(_ folder: String) throws -> [[UInt8]] {
