@@ -1,23 +1,21 @@
-/// A growable struct-of-arrays store of events.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A growable struct-of-arrays store of events, copy-on-write.
 ///
 /// Decoders fill it through ``withWriter(reservingCapacity:_:)``, which hands out raw pointers into
-/// storage reserved up front, so decoding allocates nothing per event. The storage arrays may be longer
-/// than ``count``; only the first ``count`` entries are events.
+/// storage reserved up front, so decoding allocates nothing per event. The columns live in four
+/// `realloc`-grown blocks that are never zero-filled: room reserved but not written costs nothing.
 public struct EventBuffer: Sendable {
-    @usableFromInline var ts: [Int64]
-    @usableFromInline var xs: [UInt16]
-    @usableFromInline var ys: [UInt16]
-    @usableFromInline var ps: [UInt8]
+    @usableFromInline var storage: EventStorage
     @usableFromInline var storedCount: Int
-    /// Number of events held.
-    public var count: Int { storedCount }
 
     /// An empty buffer with room for `capacity` events.
     public init(capacity: Int = 0) {
-        ts = Array(repeating: 0, count: capacity)
-        xs = Array(repeating: 0, count: capacity)
-        ys = Array(repeating: 0, count: capacity)
-        ps = Array(repeating: 0, count: capacity)
+        storage = EventStorage(capacity: capacity)
         storedCount = 0
     }
 
@@ -27,22 +25,28 @@ public struct EventBuffer: Sendable {
         for e in events { append(e) }
     }
 
-    public var isEmpty: Bool { count == 0 }
+    /// Number of events held.
+    public var count: Int { storedCount }
+    public var isEmpty: Bool { storedCount == 0 }
     /// Number of events the storage holds without growing.
-    public var capacity: Int { ts.count }
+    public var capacity: Int { storage.capacity }
 
-    /// Timestamps in microseconds.
-    public var t: ArraySlice<Int64> { ts[..<count] }
-    public var x: ArraySlice<UInt16> { xs[..<count] }
-    public var y: ArraySlice<UInt16> { ys[..<count] }
-    /// Polarities, 1 = ON, 0 = OFF.
-    public var polarity: ArraySlice<UInt8> { ps[..<count] }
+    /// Timestamps in microseconds (a copy).
+    public var t: [Int64] { Array(UnsafeBufferPointer(start: storage.t, count: storedCount)) }
+    /// x coordinates (a copy).
+    public var x: [UInt16] { Array(UnsafeBufferPointer(start: storage.x, count: storedCount)) }
+    /// y coordinates (a copy).
+    public var y: [UInt16] { Array(UnsafeBufferPointer(start: storage.y, count: storedCount)) }
+    /// Polarities, 1 = ON, 0 = OFF (a copy).
+    public var polarity: [UInt8] { Array(UnsafeBufferPointer(start: storage.p, count: storedCount)) }
 
     /// The event at index `i` (`0 ..< count`).
     @inlinable
     public subscript(i: Int) -> Event {
-        precondition(i >= 0 && i < count, "event index out of range")
-        return Event(t: ts[i], x: xs[i], y: ys[i], polarity: ps[i])
+        precondition(i >= 0 && i < storedCount, "event index out of range")
+        return withExtendedLifetime(storage) {
+            Event(t: storage.t[i], x: storage.x[i], y: storage.y[i], polarity: storage.p[i])
+        }
     }
 
     /// All events, in order, as values (allocates; for tests and small recordings).
@@ -56,10 +60,13 @@ public struct EventBuffer: Sendable {
         let n = other.count
         guard n > 0 else { return }
         reserveCapacity(count + n)
-        ts.replaceSubrange(count..<(count + n), with: other.ts[..<n])
-        xs.replaceSubrange(count..<(count + n), with: other.xs[..<n])
-        ys.replaceSubrange(count..<(count + n), with: other.ys[..<n])
-        ps.replaceSubrange(count..<(count + n), with: other.ps[..<n])
+        withExtendedLifetime(other.storage) {
+            let s = storage, o = other.storage
+            (s.t + storedCount).update(from: o.t, count: n)
+            (s.x + storedCount).update(from: o.x, count: n)
+            (s.y + storedCount).update(from: o.y, count: n)
+            (s.p + storedCount).update(from: o.p, count: n)
+        }
         storedCount += n
     }
 
@@ -72,15 +79,13 @@ public struct EventBuffer: Sendable {
         storedCount = n
     }
 
-    /// Makes room for at least `n` events in total.
+    /// Makes room for at least `n` events in total (and makes the storage this buffer's own).
     public mutating func reserveCapacity(_ n: Int) {
-        guard n > capacity else { return }
-        let newCapacity = Swift.max(n, capacity * 2, 1024)
-        let extra = newCapacity - capacity
-        ts.append(contentsOf: repeatElement(0, count: extra))
-        xs.append(contentsOf: repeatElement(0, count: extra))
-        ys.append(contentsOf: repeatElement(0, count: extra))
-        ps.append(contentsOf: repeatElement(0, count: extra))
+        if !isKnownUniquelyReferenced(&storage) {
+            storage = storage.copy(count: storedCount, capacity: Swift.max(n, storage.capacity))
+        }
+        guard n > storage.capacity else { return }
+        storage.grow(to: Swift.max(n, storage.capacity * 2, 1024))
     }
 
     /// Appends events through raw pointers: reserves room for `n` more events, lets `body` write at most
@@ -91,22 +96,11 @@ public struct EventBuffer: Sendable {
         _ body: (inout EventWriter) throws -> R
     ) rethrows -> R {
         reserveCapacity(count + n)
-        let start = count
-        var written = 0
-        defer { storedCount = start + written }
-        return try ts.withUnsafeMutableBufferPointer { t in
-            try xs.withUnsafeMutableBufferPointer { x in
-                try ys.withUnsafeMutableBufferPointer { y in
-                    try ps.withUnsafeMutableBufferPointer { p in
-                        var writer = EventWriter(
-                            t: t.baseAddress! + start, x: x.baseAddress! + start,
-                            y: y.baseAddress! + start, p: p.baseAddress! + start, capacity: n)
-                        defer { written = writer.count }
-                        return try body(&writer)
-                    }
-                }
-            }
-        }
+        let start = storedCount
+        let s = storage
+        var writer = EventWriter(t: s.t + start, x: s.x + start, y: s.y + start, p: s.p + start, capacity: n)
+        defer { storedCount = start + writer.count }
+        return try withExtendedLifetime(s) { try body(&writer) }
     }
 
     /// Read-only raw access to the four columns, for hot loops (binning, statistics, writers).
@@ -115,17 +109,65 @@ public struct EventBuffer: Sendable {
         _ body: (UnsafeBufferPointer<Int64>, UnsafeBufferPointer<UInt16>, UnsafeBufferPointer<UInt16>,
                  UnsafeBufferPointer<UInt8>) throws -> R
     ) rethrows -> R {
-        let n = count
-        return try ts.withUnsafeBufferPointer { t in
-            try xs.withUnsafeBufferPointer { x in
-                try ys.withUnsafeBufferPointer { y in
-                    try ps.withUnsafeBufferPointer { p in
-                        try body(UnsafeBufferPointer(rebasing: t[..<n]), UnsafeBufferPointer(rebasing: x[..<n]),
-                                 UnsafeBufferPointer(rebasing: y[..<n]), UnsafeBufferPointer(rebasing: p[..<n]))
-                    }
-                }
-            }
+        let s = storage, n = storedCount
+        return try withExtendedLifetime(s) {
+            try body(UnsafeBufferPointer(start: s.t, count: n), UnsafeBufferPointer(start: s.x, count: n),
+                     UnsafeBufferPointer(start: s.y, count: n), UnsafeBufferPointer(start: s.p, count: n))
         }
+    }
+}
+
+/// The four column blocks behind an ``EventBuffer``. Mutated only through a uniquely referenced buffer
+/// (copy-on-write), which is what makes sharing it across threads safe.
+@usableFromInline
+final class EventStorage: @unchecked Sendable {
+    @usableFromInline private(set) var t: UnsafeMutablePointer<Int64>
+    @usableFromInline private(set) var x: UnsafeMutablePointer<UInt16>
+    @usableFromInline private(set) var y: UnsafeMutablePointer<UInt16>
+    @usableFromInline private(set) var p: UnsafeMutablePointer<UInt8>
+    @usableFromInline private(set) var capacity: Int
+
+    init(capacity: Int) {
+        let c = Swift.max(capacity, 1)
+        t = Self.allocate(Int64.self, c)
+        x = Self.allocate(UInt16.self, c)
+        y = Self.allocate(UInt16.self, c)
+        p = Self.allocate(UInt8.self, c)
+        self.capacity = c
+    }
+
+    deinit {
+        free(t)
+        free(x)
+        free(y)
+        free(p)
+    }
+
+    func copy(count: Int, capacity: Int) -> EventStorage {
+        let s = EventStorage(capacity: capacity)
+        s.t.update(from: t, count: count)
+        s.x.update(from: x, count: count)
+        s.y.update(from: y, count: count)
+        s.p.update(from: p, count: count)
+        return s
+    }
+
+    func grow(to newCapacity: Int) {
+        t = Self.reallocate(t, newCapacity)
+        x = Self.reallocate(x, newCapacity)
+        y = Self.reallocate(y, newCapacity)
+        p = Self.reallocate(p, newCapacity)
+        capacity = newCapacity
+    }
+
+    private static func allocate<T>(_: T.Type, _ n: Int) -> UnsafeMutablePointer<T> {
+        guard let raw = malloc(n * MemoryLayout<T>.stride) else { fatalError("out of memory for \(n) events") }
+        return raw.bindMemory(to: T.self, capacity: n)
+    }
+
+    private static func reallocate<T>(_ old: UnsafeMutablePointer<T>, _ n: Int) -> UnsafeMutablePointer<T> {
+        guard let raw = realloc(old, n * MemoryLayout<T>.stride) else { fatalError("out of memory for \(n) events") }
+        return raw.bindMemory(to: T.self, capacity: n)
     }
 }
 
