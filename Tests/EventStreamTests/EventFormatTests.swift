@@ -55,3 +55,27 @@ import Testing
         #expect(b.events == [Event(t: -1, x: 0, y: 0, polarity: 0)])
     }
 }
+
+@Suite struct EventBufferTests {
+    @Test func copiesAreIndependent() {
+        var a = EventBuffer([Event(t: 1, x: 1, y: 1, polarity: 1)])
+        let b = a
+        a.append(Event(t: 2, x: 2, y: 2, polarity: 0))
+        var c = a
+        c.withWriter(reservingCapacity: 1) { $0.append(t: 3, x: 3, y: 3, polarity: 1) }
+        #expect(b.count == 1 && b[0] == Event(t: 1, x: 1, y: 1, polarity: 1))
+        #expect(a.t == [1, 2])
+        #expect(c.t == [1, 2, 3])
+    }
+
+    @Test func writerKeepsOnlyWhatWasWritten() {
+        var a = EventBuffer(capacity: 4)
+        let written = a.withWriter(reservingCapacity: 100) { w -> Int in
+            for i in 0..<10 { w.append(t: Int64(i), x: 0, y: 0, polarity: 0) }
+            return w.count
+        }
+        #expect(written == 10 && a.count == 10 && a.capacity >= 100)
+        a.removeAll()
+        #expect(a.isEmpty && a.capacity >= 100)
+    }
+}
