@@ -13,7 +13,7 @@ struct RecordingOptions: ParsableArguments {
     @Option(help: "Input format: \(FormatChoice.allCases.map(\.rawValue).joined(separator: "|")).")
     var format: FormatChoice = .auto
 
-    @Option(help: "Sensor width in pixels; overrides the file's header (needed for formats without one).")
+    @Option(help: "Sensor width in pixels (with --height); overrides the file's header, needed for formats without one.")
     var width: Int?
 
     @Option(help: "Sensor height in pixels; overrides the file's header.")

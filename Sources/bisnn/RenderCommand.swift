@@ -16,20 +16,13 @@ struct RenderCommand: ParsableCommand {
     @Argument(help: "Recording to render (any format bisnn reads).")
     var file: String
 
-    @Option(help: "Input format: auto or one of \(EventFormat.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var format: String = "auto"
+    @OptionGroup var recording: RecordingOptions
 
     @Option(help: "Number of equal time slices, laid out side by side.")
     var slices: Int = 1
 
     @Option(help: "Output pixels per sensor pixel.")
     var scale: Int = 8
-
-    @Option(help: "Sensor width (with --height); default: from the file, else from the events.")
-    var width: Int?
-
-    @Option(help: "Sensor height (with --width).")
-    var height: Int?
 
     @Option(help: "Window start, microseconds (default: first event).")
     var start: Int64?
@@ -44,13 +37,6 @@ struct RenderCommand: ParsableCommand {
     var out: String
 
     func validate() throws {
-        if format != "auto" && EventFormat(rawValue: format) == nil {
-            throw ValidationError("unknown format '\(format)'")
-        }
-        if (width == nil) != (height == nil) { throw ValidationError("give both --width and --height") }
-        if let width, let height, width < 1 || height < 1 || width > 4096 || height > 4096 {
-            throw ValidationError("--width and --height must be 1...4096")
-        }
         if slices < 1 || slices > 64 { throw ValidationError("--slices must be 1...64") }
         if scale < 1 || scale > 64 { throw ValidationError("--scale must be 1...64") }
         if saturation < 1 { throw ValidationError("--saturation must be positive") }
@@ -58,10 +44,9 @@ struct RenderCommand: ParsableCommand {
     }
 
     func run() throws {
-        let explicit = width.flatMap { w in height.map { SensorGeometry(width: w, height: $0) } }
-        let recording = try EventFileReader.read(file, format: EventFormat(rawValue: format), geometry: explicit)
-        let events = recording.events
-        let geometry = explicit ?? recording.geometry ?? Self.inferredGeometry(events, format: recording.format)
+        let read = try recording.read(file)
+        let events = read.events
+        let geometry = read.geometry ?? Self.inferredGeometry(events, format: read.format)
         let pictureWidth = (geometry.width * slices + slices - 1) * scale, pictureHeight = geometry.height * scale
         guard geometry.width <= 4096, geometry.height <= 4096, pictureWidth * pictureHeight <= 1 << 25 else {
             throw RenderFailure(
