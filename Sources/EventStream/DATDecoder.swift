@@ -22,7 +22,7 @@ public struct DATDecoder: EventDecoder, Sendable {
     private var headerGeometry: SensorGeometry?
     private var dataOffset: Int64 = 0
     private var typeAndSize: [UInt8] = []
-    private var carry: [UInt8] = []
+    private var carry = RecordCarry(recordSize: DATDecoder.recordSize)
     public private(set) var counters = DecoderCounters()
     private var lastRaw: UInt32 = 0
     private var epoch: Int64 = 0
@@ -62,18 +62,11 @@ public struct DATDecoder: EventDecoder, Sendable {
             guard typeAndSize.count == 2 else { return }
             try checkTypeAndSize()
         }
-        if !carry.isEmpty {
-            let take = min(Self.recordSize - carry.count, bytes.count)
-            carry.append(contentsOf: bytes.prefix(take))
-            bytes = UnsafeRawBufferPointer(rebasing: bytes[take...])
-            guard carry.count == Self.recordSize else { return }
-            let record = carry
-            carry.removeAll(keepingCapacity: true)
-            record.withUnsafeBytes { decodeRecords($0.baseAddress!, count: 1, into: &events) }
+        let (completed, records) = carry.split(bytes)
+        if !completed.isEmpty {
+            completed.withUnsafeBytes { decodeRecords($0.baseAddress!, count: completed.count / Self.recordSize, into: &events) }
         }
-        let n = bytes.count / Self.recordSize
-        if n > 0 { decodeRecords(bytes.baseAddress!, count: n, into: &events) }
-        carry.append(contentsOf: bytes[(n * Self.recordSize)...])
+        if !records.isEmpty { decodeRecords(records.baseAddress!, count: records.count / Self.recordSize, into: &events) }
     }
 
     public mutating func finish(into events: inout EventBuffer) throws {
@@ -85,10 +78,10 @@ public struct DATDecoder: EventDecoder, Sendable {
             throw EventDecodingError(
                 .truncated, offset: dataOffset, "the DAT stream ends before its event type and size bytes")
         }
-        guard carry.isEmpty else {
+        guard carry.pending.isEmpty else {
             throw EventDecodingError(
                 .truncated, offset: dataOffset,
-                "\(carry.count) trailing byte(s) do not make a whole 8-byte DAT record")
+                "\(carry.pending.count) trailing byte(s) do not make a whole 8-byte DAT record")
         }
     }
 

@@ -27,7 +27,7 @@ public struct EVT2Decoder: EventDecoder, Sendable {
     private var headerParser = PropheseeHeaderParser()
     private var headerGeometry: SensorGeometry?
     private var dataOffset: Int64 = 0
-    private var carry: [UInt8] = []
+    private var carry = RecordCarry(recordSize: EVT2Decoder.wordSize)
     public private(set) var counters = DecoderCounters()
 
     // Time state.
@@ -62,18 +62,11 @@ public struct EVT2Decoder: EventDecoder, Sendable {
             guard headerParser.isComplete else { return }
             try startData()
         }
-        if !carry.isEmpty {
-            let take = min(Self.wordSize - carry.count, bytes.count)
-            carry.append(contentsOf: bytes.prefix(take))
-            bytes = UnsafeRawBufferPointer(rebasing: bytes[take...])
-            guard carry.count == Self.wordSize else { return }
-            let word = carry
-            carry.removeAll(keepingCapacity: true)
-            word.withUnsafeBytes { decodeWords($0.baseAddress!, count: 1, into: &events) }
+        let (completed, records) = carry.split(bytes)
+        if !completed.isEmpty {
+            completed.withUnsafeBytes { decodeWords($0.baseAddress!, count: completed.count / Self.wordSize, into: &events) }
         }
-        let n = bytes.count / Self.wordSize
-        if n > 0 { decodeWords(bytes.baseAddress!, count: n, into: &events) }
-        carry.append(contentsOf: bytes[(n * Self.wordSize)...])
+        if !records.isEmpty { decodeWords(records.baseAddress!, count: records.count / Self.wordSize, into: &events) }
     }
 
     public mutating func finish(into events: inout EventBuffer) throws {
@@ -81,10 +74,10 @@ public struct EVT2Decoder: EventDecoder, Sendable {
             try headerParser.finish()
             try startData()
         }
-        guard carry.isEmpty else {
+        guard carry.pending.isEmpty else {
             throw EventDecodingError(
                 .truncated, offset: dataOffset,
-                "\(carry.count) trailing byte(s) do not make a whole 4-byte EVT 2.0 word")
+                "\(carry.pending.count) trailing byte(s) do not make a whole 4-byte EVT 2.0 word")
         }
     }
 
@@ -98,7 +91,7 @@ public struct EVT2Decoder: EventDecoder, Sendable {
         }
         headerGeometry = header.geometry
         dataOffset = header.byteCount
-        carry = headerParser.dataPrefix
+        carry = RecordCarry(recordSize: Self.wordSize, pending: headerParser.dataPrefix)
     }
 
     private mutating func decodeWords(_ base: UnsafeRawPointer, count n: Int, into events: inout EventBuffer) {

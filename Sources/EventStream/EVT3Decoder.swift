@@ -32,7 +32,7 @@ public struct EVT3Decoder: EventDecoder, Sendable {
     private var headerParser = PropheseeHeaderParser()
     private var headerGeometry: SensorGeometry?
     private var dataOffset: Int64 = 0
-    private var carry: [UInt8] = []
+    private var carry = RecordCarry(recordSize: EVT3Decoder.wordSize)
     public private(set) var counters = DecoderCounters()
 
     private var state = State()
@@ -66,23 +66,17 @@ public struct EVT3Decoder: EventDecoder, Sendable {
             guard headerParser.isComplete else { return }
             try startData()
         }
-        if !carry.isEmpty {
-            let take = min(Self.wordSize - carry.count, bytes.count)
-            carry.append(contentsOf: bytes.prefix(take))
-            bytes = UnsafeRawBufferPointer(rebasing: bytes[take...])
-            guard carry.count == Self.wordSize else { return }
-            let word = carry
-            carry.removeAll(keepingCapacity: true)
-            word.withUnsafeBytes { decodeWords($0.baseAddress!, count: 1, into: &events) }
+        let (completed, records) = carry.split(bytes)
+        if !completed.isEmpty {
+            completed.withUnsafeBytes { decodeWords($0.baseAddress!, count: completed.count / Self.wordSize, into: &events) }
         }
-        let n = bytes.count / Self.wordSize
+        let n = records.count / Self.wordSize
         var start = 0
         while start < n {
             let m = min(Self.batchWords, n - start)
-            decodeWords(bytes.baseAddress! + start * Self.wordSize, count: m, into: &events)
+            decodeWords(records.baseAddress! + start * Self.wordSize, count: m, into: &events)
             start += m
         }
-        carry.append(contentsOf: bytes[(n * Self.wordSize)...])
     }
 
     public mutating func finish(into events: inout EventBuffer) throws {
@@ -90,7 +84,7 @@ public struct EVT3Decoder: EventDecoder, Sendable {
             try headerParser.finish()
             try startData()
         }
-        guard carry.isEmpty else {
+        guard carry.pending.isEmpty else {
             throw EventDecodingError(
                 .truncated, offset: dataOffset, "a trailing byte does not make a whole 2-byte EVT 3.0 word")
         }
@@ -106,7 +100,7 @@ public struct EVT3Decoder: EventDecoder, Sendable {
         }
         headerGeometry = header.geometry
         dataOffset = header.byteCount
-        carry = headerParser.dataPrefix
+        carry = RecordCarry(recordSize: Self.wordSize, pending: headerParser.dataPrefix)
     }
 
     /// The decoding state carried from word to word (and chunk to chunk).

@@ -8,7 +8,7 @@ public struct NMNISTDecoder: EventDecoder {
     public let geometry: SensorGeometry?
     public private(set) var counters = DecoderCounters()
     public private(set) var offset: Int64 = 0
-    private var carry: [UInt8] = []
+    private var carry = RecordCarry(recordSize: NMNISTDecoder.recordSize)
     private var timeBase: Int64 = 0
     private var lastT: Int64 = .min
 
@@ -24,27 +24,16 @@ public struct NMNISTDecoder: EventDecoder {
     }
 
     public mutating func decode(_ chunk: UnsafeRawBufferPointer, into events: inout EventBuffer) throws {
-        var bytes = chunk
-        if !carry.isEmpty {
-            let need = Self.recordSize - carry.count
-            let take = min(need, bytes.count)
-            carry.append(contentsOf: bytes.prefix(take))
-            bytes = UnsafeRawBufferPointer(rebasing: bytes.dropFirst(take))
-            guard carry.count == Self.recordSize else { return }
-            let record = carry
-            carry.removeAll()
-            record.withUnsafeBytes { decodeRecords($0, into: &events) }
-        }
-        let whole = bytes.count / Self.recordSize * Self.recordSize
-        decodeRecords(UnsafeRawBufferPointer(rebasing: bytes.prefix(whole)), into: &events)
-        carry.append(contentsOf: bytes.dropFirst(whole))
+        let (completed, records) = carry.split(chunk)
+        completed.withUnsafeBytes { decodeRecords($0, into: &events) }
+        decodeRecords(records, into: &events)
     }
 
     public mutating func finish(into events: inout EventBuffer) throws {
-        guard carry.isEmpty else {
+        guard carry.pending.isEmpty else {
             throw EventDecodingError(
                 .truncated, offset: offset,
-                "\(carry.count) trailing byte(s) do not make a whole 5-byte event")
+                "\(carry.pending.count) trailing byte(s) do not make a whole 5-byte event")
         }
     }
 
