@@ -321,7 +321,7 @@ public struct SpikeFrameBinner: Sendable {
             openSegment(at: time, buffers)
             return true
         }
-        let bins = ahead / binWidth  // >= 1
+        let bins = ahead < 2 &* binWidth ? 1 : ahead / binWidth  // >= 1; mostly the next bin, no division
         emitCurrentFrame(buffers, &frames)
         if bins - 1 > configuration.maxGapFrames {
             counters.gapResets += 1
