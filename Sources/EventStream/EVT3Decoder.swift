@@ -35,7 +35,8 @@ public struct EVT3Decoder: EventDecoder, Sendable {
     private var carry = RecordCarry(recordSize: EVT3Decoder.wordSize)
     public private(set) var counters = DecoderCounters()
 
-    private var state = State()
+    /// Internal (not private) so that tests can start a decoder from a state deep into a stream.
+    var state = State()
 
     /// Size of one word in bytes.
     public static let wordSize = 2
@@ -149,14 +150,20 @@ public struct EVT3Decoder: EventDecoder, Sendable {
     /// All events between two time words share one timestamp, so only the first event after a time change
     /// can go backwards: timestamp regressions are checked when the time changes (and at the end), not
     /// per event.
+    ///
+    /// Base x only grows between VECT_BASE_X words (12 or 8 per vector), so a hostile stream of ~358 million
+    /// vectors would wrap it around 2^32 and past the "whole vector on the sensor" test. It is clamped to
+    /// the address range when a batch starts: from there a batch (at most ``batchWords`` words) cannot
+    /// wrap it, and any base x at or past the address range puts every vector event off the sensor alike.
     private static func decodeWords(
         _ base: UnsafeRawPointer, count n: Int, width: UInt32, height: UInt32, state: State, writer: EventWriter
     ) -> (State, DecoderCounters, EventWriter) {
         var w = writer
         precondition(w.capacity - w.count >= n &* 12, "EVT3Decoder: batch reserved too little")
+        precondition(n <= batchWords, "EVT3Decoder: batch too long")
         let pt = w.t, px = w.x, py = w.y, pp = w.p
         var written = w.count
-        var y = state.y, baseX = state.baseX, pol = state.polarity
+        var y = state.y, baseX = min(state.baseX, UInt32(addressRange)), pol = state.polarity
         var hasBase = state.hasTimeBase, lastHigh = state.lastTimeHigh, epoch = state.epoch
         var low = state.timeLow, t = state.time, last = state.lastT
         // Events at the current y pass when x < xLimit: xLimit is 0 while there is no time base or y is off
