@@ -77,6 +77,14 @@ public struct SpikeFrameBinner: Sendable {
     private var dirtyBlocks: UInt64 = 0
     private var tables: BinnerTables
     private var clock = SegmentClock()
+    /// Filter times are stored as `time + filterOffset`. Each segment gets an offset that puts its first
+    /// event at least `filterGuard` after everything stored before, so every earlier entry reads as "long
+    /// ago": fresh filter state per segment without clearing the per-pixel tables (which cost a pass over
+    /// the sensor, and a stream jumping back and forth in time could ask for one at every event).
+    private var filterOffset: Int64 = 0
+    /// Upper bound of the filter times stored so far (as stored, offset included).
+    private var filterHighWater: Int64 = 0
+    private let filterGuard: Int64
 
     /// "No event yet" in the filter state: far enough in the past for any real timestamp, without overflow.
     private static let longAgo: Int64 = -(1 << 62)
@@ -91,6 +99,7 @@ public struct SpikeFrameBinner: Sendable {
         countLimit = configuration.countLimit
         refractoryPeriod = configuration.refractoryPeriod ?? 0
         noiseWindow = configuration.backgroundActivityWindow ?? 0
+        filterGuard = max(refractoryPeriod, noiseWindow) + configuration.binWidth
         let wordsPerFrame = configuration.wordsPerFrame
         sinkIndex = Int32(wordsPerFrame * 64)
         var blockWords = 1
@@ -170,6 +179,7 @@ public struct SpikeFrameBinner: Sendable {
         swap(&moved, &tables)
         defer { swap(&moved, &tables) }
         moved.withPointers { buffers in emitCurrentFrame(buffers, &frames) }
+        closeFilterEpoch()
         clock.isOpen = false
     }
 
@@ -181,6 +191,7 @@ public struct SpikeFrameBinner: Sendable {
             tables.clearFrame()
             dirtyBlocks = 0
         }
+        closeFilterEpoch()
         clock.isOpen = false
         clock.pendingOrigin = origin
     }
@@ -235,7 +246,7 @@ public struct SpikeFrameBinner: Sendable {
         let width = sensorWidth, height = sensorHeight, sink = Int(sinkIndex), shift = dirtyShift
         let span = UInt64(binWidth), start = clock.frameStart
         let limit = countLimit
-        let period = refractoryPeriod, window = noiseWindow
+        let period = refractoryPeriod, window = noiseWindow, offset = filterOffset
         let lastKept = buffers.filterTimes
         // Background-activity map: padded rows of width + 2, (x, y) at (y + 1) * stride + x + 1.
         let stride = width + 2
@@ -246,8 +257,8 @@ public struct SpikeFrameBinner: Sendable {
         var outside = 0, refractory = 0, noise = 0, binned = 0
         var i = first
         while i < n {
-            let time = t[i]
-            if UInt64(bitPattern: time &- start) >= span { break }
+            if UInt64(bitPattern: t[i] &- start) >= span { break }
+            let time = t[i] &+ offset  // filter time (see `filterOffset`)
             let xi = Int(x[i]), yi = Int(y[i]), on = p[i] != 0 ? 1 : 0
             i &+= 1
             if xi >= width || yi >= height {
@@ -338,11 +349,28 @@ public struct SpikeFrameBinner: Sendable {
 
     /// Opens a segment whose first frame starts at `start`, with fresh filter state.
     private mutating func openSegment(at start: Int64, _ buffers: BinnerTables.Pointers) {
+        closeFilterEpoch()  // before the clock moves: the old segment's frame end bounds its times
         clock.isOpen = true
         clock.frameStart = start
         clock.pendingOrigin = nil
         clock.hasEmitted = false
-        buffers.filterTimes.update(repeating: Self.longAgo, count: buffers.filterCount)
+        guard buffers.filterCount > 0 else { return }
+        let floor = filterHighWater &+ filterGuard
+        // Wrapping arithmetic keeps `time + offset` exact whatever `start` is: it equals time - start + floor.
+        if floor > 1 << 61 {
+            // Only after ~73,000 years of segments: start over with cleared tables.
+            buffers.filterTimes.update(repeating: Self.longAgo, count: buffers.filterCount)
+            filterHighWater = 0
+            filterOffset = filterGuard &- start
+        } else {
+            filterOffset = floor &- start
+        }
+    }
+
+    /// Records that every filter time stored so far is below the end of the current frame.
+    private mutating func closeFilterEpoch() {
+        guard clock.isOpen else { return }
+        filterHighWater = max(filterHighWater, clock.frameStart &+ binWidth &+ filterOffset)
     }
 
     /// Appends the current frame to `frames` and clears it. Only the dirty blocks of words are visited: their
