@@ -18,6 +18,9 @@ import Darwin
 ///
 /// The accessors return array slices of the batch's storage (no copy); their indices are those of the whole
 /// storage, so iterate them, or use `withUnsafeBufferPointer` for zero-based access.
+///
+/// Frames with no event (the bins of a quiet stretch) share one all-zero block of bits and counts, so a long
+/// gap costs a header a frame, not a whole frame of storage.
 public struct SpikeFrameBatch: Sendable {
     /// Inputs per frame.
     public let inputCount: Int
@@ -28,12 +31,14 @@ public struct SpikeFrameBatch: Sendable {
 
     /// Each frame's start time and segment.
     public private(set) var headers: [SpikeFrameHeader] = []
-    // Storage, longer than what the frames use. Past the frames, bit and count storage is all zeros, so a new
-    // frame only writes its nonzero words and counts.
+    // Storage in slots of one frame each: slot 0 is the shared all-zero frame, slots 1..<slotCount hold the
+    // frames with events. Past the used slots, bit and count storage is all zeros, so a new frame only writes
+    // its nonzero words and counts.
     @usableFromInline var bitStorage: [UInt64] = []
     @usableFromInline var activeStorage: [UInt32] = []
     @usableFromInline var activeCount = 0
     @usableFromInline var countStorage: [UInt16] = []
+    @usableFromInline var slotCount = 1
 
     /// An empty batch for frames made with `configuration`, with room for `reservingFrames` frames.
     public init(configuration: SpikeFrameConfiguration, reservingFrames: Int = 0) {
@@ -48,6 +53,7 @@ public struct SpikeFrameBatch: Sendable {
         self.inputCount = inputCount
         wordsPerFrame = (inputCount + 63) / 64
         self.hasCounts = hasCounts
+        ensureRoom(slots: 1, activeIndices: 0)  // the shared empty frame
         reserveCapacity(frames: reservingFrames)
     }
 
@@ -56,15 +62,13 @@ public struct SpikeFrameBatch: Sendable {
     /// Whether the batch holds no frame.
     public var isEmpty: Bool { headers.isEmpty }
 
-    /// All frames' bits, `frameCount * wordsPerFrame` words.
-    @inlinable
-    public var packedBits: ArraySlice<UInt64> { bitStorage[..<(frameCount * wordsPerFrame)] }
+    /// All frames' bits, `frameCount * wordsPerFrame` words, frame after frame (a copy).
+    public var packedBits: [UInt64] { (0..<frameCount).flatMap { bits(of: $0) } }
     /// All frames' active input indices, frame after frame, each frame's ascending.
     @inlinable
     public var activeIndices: ArraySlice<UInt32> { activeStorage[..<activeCount] }
-    /// All frames' counts, `frameCount * inputCount` values (empty for binary frames).
-    @inlinable
-    public var countValues: ArraySlice<UInt16> { countStorage[..<(hasCounts ? frameCount * inputCount : 0)] }
+    /// All frames' counts, `frameCount * inputCount` values, frame after frame (a copy; empty for binary frames).
+    public var countValues: [UInt16] { hasCounts ? (0..<frameCount).flatMap { counts(of: $0) } : [] }
 
     /// Start of frame `frame`'s bin, in microseconds; the bin is `[start, start + binWidth)`.
     public func startTime(of frame: Int) -> Int64 { headers[frame].start }
@@ -77,7 +81,8 @@ public struct SpikeFrameBatch: Sendable {
     @inlinable
     public func bits(of frame: Int) -> ArraySlice<UInt64> {
         precondition(frame >= 0 && frame < frameCount, "frame index out of range")
-        return bitStorage[(frame * wordsPerFrame)..<((frame + 1) * wordsPerFrame)]
+        let slot = headers[frame].slot
+        return bitStorage[(slot * wordsPerFrame)..<((slot + 1) * wordsPerFrame)]
     }
 
     /// Frame `frame`'s active input indices, ascending.
@@ -92,7 +97,8 @@ public struct SpikeFrameBatch: Sendable {
     public func counts(of frame: Int) -> ArraySlice<UInt16> {
         precondition(hasCounts, "binary frames carry no counts")
         precondition(frame >= 0 && frame < frameCount, "frame index out of range")
-        return countStorage[(frame * inputCount)..<((frame + 1) * inputCount)]
+        let slot = headers[frame].slot
+        return countStorage[(slot * inputCount)..<((slot + 1) * inputCount)]
     }
 
     /// Frame `frame` as a dense vector for the float reference network: 0 or 1 per input for binary frames,
@@ -112,7 +118,7 @@ public struct SpikeFrameBatch: Sendable {
         } else {
             dense.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
         }
-        let countBase = frame * inputCount
+        let countBase = headers[frame].slot * inputCount
         for i in active(of: frame) {
             let input = Int(i)
             dense[input] = hasCounts ? Float(countStorage[countBase + input]) : 1
@@ -122,8 +128,8 @@ public struct SpikeFrameBatch: Sendable {
     /// Forgets all frames; with `keepingCapacity` (the default) the storage stays for the next frames.
     public mutating func removeAll(keepingCapacity: Bool = true) {
         if keepingCapacity {
-            Self.zero(&bitStorage, count: frameCount * wordsPerFrame)
-            Self.zero(&countStorage, count: hasCounts ? frameCount * inputCount : 0)
+            Self.zero(&bitStorage, count: slotCount * wordsPerFrame)
+            Self.zero(&countStorage, count: hasCounts ? slotCount * inputCount : 0)
         } else {
             bitStorage = []
             activeStorage = []
@@ -131,13 +137,15 @@ public struct SpikeFrameBatch: Sendable {
         }
         headers.removeAll(keepingCapacity: keepingCapacity)
         activeCount = 0
+        slotCount = 1
+        if !keepingCapacity { ensureRoom(slots: 1, activeIndices: 0) }
     }
 
     /// Makes room for at least `frames` frames in total (sparse lists are sized for 1/16 of inputs active).
     public mutating func reserveCapacity(frames: Int) {
         guard frames > 0 else { return }
         headers.reserveCapacity(frames)
-        ensureRoom(frames: frames - frameCount, activeIndices: frames * max(1, inputCount / 16) - activeCount)
+        ensureRoom(slots: frames - frameCount, activeIndices: frames * max(1, inputCount / 16) - activeCount)
     }
 
     /// Appends all frames of `other`, which must have the same layout, keeping their segment ids.
@@ -146,24 +154,34 @@ public struct SpikeFrameBatch: Sendable {
             other.inputCount == inputCount && other.hasCounts == hasCounts,
             "appending a batch of a different frame layout")
         guard !other.isEmpty else { return }
-        ensureRoom(frames: other.frameCount, activeIndices: other.activeCount)
-        let activeBase = activeCount
-        Self.copy(other.packedBits, into: &bitStorage, at: frameCount * wordsPerFrame)
-        Self.copy(other.countValues, into: &countStorage, at: hasCounts ? frameCount * inputCount : 0)
+        ensureRoom(slots: other.slotCount - 1, activeIndices: other.activeCount)
+        let activeBase = activeCount, slotBase = slotCount - 1
+        let usedSlots = 1..<other.slotCount
+        Self.copy(
+            other.bitStorage[(usedSlots.lowerBound * wordsPerFrame)..<(usedSlots.upperBound * wordsPerFrame)],
+            into: &bitStorage, at: slotCount * wordsPerFrame)
+        if hasCounts {
+            Self.copy(
+                other.countStorage[(usedSlots.lowerBound * inputCount)..<(usedSlots.upperBound * inputCount)],
+                into: &countStorage, at: slotCount * inputCount)
+        }
         Self.copy(other.activeIndices, into: &activeStorage, at: activeBase)
         activeCount += other.activeCount
+        slotCount += other.slotCount - 1
         headers.append(contentsOf: other.headers.lazy.map {
             var header = $0
             header.activeEnd += activeBase
+            if header.slot != 0 { header.slot += slotBase }
             return header
         })
     }
 
-    /// Grows the storage, zero-filled, so that `frames` more frames with `activeIndices` more active inputs fit.
-    mutating func ensureRoom(frames: Int, activeIndices: Int) {
-        Self.grow(&bitStorage, to: (frameCount + frames) * wordsPerFrame)
+    /// Grows the storage, zero-filled, so that `slots` more frames with events and `activeIndices` more active
+    /// inputs fit.
+    mutating func ensureRoom(slots: Int, activeIndices: Int) {
+        Self.grow(&bitStorage, to: (slotCount + slots) * wordsPerFrame)
         Self.grow(&activeStorage, to: activeCount + activeIndices)
-        if hasCounts { Self.grow(&countStorage, to: (frameCount + frames) * inputCount) }
+        if hasCounts { Self.grow(&countStorage, to: (slotCount + slots) * inputCount) }
     }
 
     // Storage helpers working on raw memory, so that they cost one call, not one generic call per element, in
@@ -212,10 +230,10 @@ public struct SpikeFrameBatch: Sendable {
         start: Int64, segmentID: Int, startsSegment starts: Bool,
         fill: (UnsafeMutablePointer<UInt64>, UnsafeMutablePointer<UInt32>, UnsafeMutablePointer<UInt16>?) -> Int
     ) {
-        let frame = frameCount
-        if bitStorage.count < (frame + 1) * wordsPerFrame || activeStorage.count < activeCount + inputCount + 4
-            || (hasCounts && countStorage.count < (frame + 1) * inputCount) {
-            ensureRoom(frames: 1, activeIndices: inputCount + 4)
+        let slot = slotCount
+        if bitStorage.count < (slot + 1) * wordsPerFrame || activeStorage.count < activeCount + inputCount + 4
+            || (hasCounts && countStorage.count < (slot + 1) * inputCount) {
+            ensureRoom(slots: 1, activeIndices: inputCount + 4)
         }
         // The storage is moved out while its pointers are in use, so the arrays can be written at once.
         var bits: [UInt64] = [], active: [UInt32] = []
@@ -225,12 +243,12 @@ public struct SpikeFrameBatch: Sendable {
             swap(&bits, &bitStorage)
             swap(&active, &activeStorage)
         }
-        let bitBase = frame * wordsPerFrame, activeBase = activeCount
+        let bitBase = slot * wordsPerFrame, activeBase = activeCount
         let written = bits.withUnsafeMutableBufferPointer { b in
             active.withUnsafeMutableBufferPointer { a in
                 if hasCounts {
                     countStorage.withUnsafeMutableBufferPointer { c in
-                        fill(b.baseAddress! + bitBase, a.baseAddress! + activeBase, c.baseAddress! + frame * inputCount)
+                        fill(b.baseAddress! + bitBase, a.baseAddress! + activeBase, c.baseAddress! + slot * inputCount)
                     }
                 } else {
                     fill(b.baseAddress! + bitBase, a.baseAddress! + activeBase, nil)
@@ -238,8 +256,9 @@ public struct SpikeFrameBatch: Sendable {
             }
         }
         activeCount += written
-        headers.append(
-            SpikeFrameHeader(start: start, segmentID: segmentID, startsSegment: starts, activeEnd: activeCount))
+        slotCount += 1
+        headers.append(SpikeFrameHeader(
+            start: start, segmentID: segmentID, startsSegment: starts, activeEnd: activeCount, slot: slot))
     }
 
     /// Appends `count` empty frames starting at `firstStart`, `step` apart, all of segment `segmentID`; the
@@ -248,11 +267,10 @@ public struct SpikeFrameBatch: Sendable {
         count: Int, firstStart: Int64, step: Int64, segmentID: Int, firstStartsSegment: Bool
     ) {
         guard count > 0 else { return }
-        ensureRoom(frames: count, activeIndices: 0)
         for k in 0..<count {
             headers.append(SpikeFrameHeader(
                 start: firstStart + Int64(k) * step, segmentID: segmentID,
-                startsSegment: k == 0 && firstStartsSegment, activeEnd: activeCount))
+                startsSegment: k == 0 && firstStartsSegment, activeEnd: activeCount, slot: 0))
         }
     }
 }
@@ -268,6 +286,8 @@ public struct SpikeFrameHeader: Sendable, Hashable {
     /// End of the frame's entries in ``SpikeFrameBatch/activeIndices`` (the start is the previous frame's end);
     /// storage bookkeeping, not part of the header's value.
     @usableFromInline var activeEnd: Int
+    /// Where the frame's bits and counts are stored: 0 for the shared empty frame. Bookkeeping too.
+    @usableFromInline var slot: Int
 
     public static func == (a: SpikeFrameHeader, b: SpikeFrameHeader) -> Bool {
         a.start == b.start && a.segmentID == b.segmentID && a.startsSegment == b.startsSegment

@@ -50,7 +50,10 @@ public struct SpikeFrameConfiguration: Sendable, Hashable {
     /// late than this are dropped and counted as late.
     public var maxBackwardJump: Int64
     /// The most empty frames (≥ 0) emitted for one gap in the events; a longer gap ends the segment instead,
-    /// and a new segment starts at the bin holding the next event.
+    /// and a new segment starts at the bin holding the next event. The default, 100, is ten membrane time
+    /// constants of the reference network (BISNN.md): after that many empty steps its state has decayed to
+    /// nothing, so ending the segment loses nothing, and one event can never make more than 100 frames (each
+    /// empty frame costs a header, its bits are shared).
     public var maxGapFrames: Int
 
     /// A configuration; the defaults bin the whole sensor into 1 ms binary frames with split polarity and no
@@ -65,7 +68,7 @@ public struct SpikeFrameConfiguration: Sendable, Hashable {
         refractoryPeriod: Int64? = nil,
         backgroundActivityWindow: Int64? = nil,
         maxBackwardJump: Int64 = 100_000,
-        maxGapFrames: Int = 10_000
+        maxGapFrames: Int = 100
     ) {
         self.binWidth = binWidth
         self.sensor = sensor
