@@ -32,18 +32,8 @@ enum TestData {
 
     static func reference(_ file: String) -> Reference { references.first { $0.file == file }! }
 
-    /// A deterministic generator for tests (SplitMix64).
-    struct Random: RandomNumberGenerator {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
+    /// A deterministic generator for tests: the simulator's SplitMix64.
+    typealias Random = SplitMix64
 
     /// Decodes `bytes` fed in chunks of random sizes (1 byte up to `maxChunk`).
     static func decodeInChunks(
@@ -63,4 +53,8 @@ enum TestData {
         try decoder.finish(into: &events)
         return (events, decoder.counters, decoder.geometry)
     }
+}
+
+extension SplitMix64: RandomNumberGenerator {
+    init(seed: UInt64) { self.init(state: seed) }
 }
