@@ -23,11 +23,7 @@
 ///   line; bytes left over at the end (not a whole word) make ``finish(into:)`` throw `.truncated` at the
 ///   start of the partial word.
 public struct EVT2Decoder: EventDecoder, Sendable {
-    private let geometryOverride: SensorGeometry?
-    private var headerParser = PropheseeHeaderParser()
-    private var headerGeometry: SensorGeometry?
-    private var dataOffset: Int64 = 0
-    private var carry = RecordCarry(recordSize: EVT2Decoder.wordSize)
+    private var stream: PropheseeWordStream
     public private(set) var counters = DecoderCounters()
 
     // Time state.
@@ -44,25 +40,18 @@ public struct EVT2Decoder: EventDecoder, Sendable {
 
     /// A decoder; `geometry`, when given, overrides the header's.
     public init(geometry: SensorGeometry? = nil) {
-        geometryOverride = geometry
+        stream = PropheseeWordStream(wordSize: Self.wordSize, version: "2.0", geometry: geometry)
     }
 
     /// The explicit geometry, else the header's (once the header has been read); nil while unknown.
-    public var geometry: SensorGeometry? { geometryOverride ?? headerGeometry }
+    public var geometry: SensorGeometry? { stream.geometry }
     /// The `%` text header (empty for a headerless stream; partial until the data starts).
-    public var header: PropheseeHeader { headerParser.header }
+    public var header: PropheseeHeader { stream.headerParser.header }
     /// Bytes of the stream consumed so far: complete header lines, then whole words.
-    public var offset: Int64 { headerParser.isComplete ? dataOffset : headerParser.consumed }
+    public var offset: Int64 { stream.offset }
 
     public mutating func decode(_ chunk: UnsafeRawBufferPointer, into events: inout EventBuffer) throws {
-        var bytes = chunk
-        if !headerParser.isComplete {
-            let used = try headerParser.parse(bytes)
-            bytes = UnsafeRawBufferPointer(rebasing: bytes[used...])
-            guard headerParser.isComplete else { return }
-            try startData()
-        }
-        let (completed, records) = carry.split(bytes)
+        let (completed, records) = try stream.words(in: chunk)
         if !completed.isEmpty {
             completed.withUnsafeBytes { decodeWords($0.baseAddress!, count: completed.count / Self.wordSize, into: &events) }
         }
@@ -70,28 +59,7 @@ public struct EVT2Decoder: EventDecoder, Sendable {
     }
 
     public mutating func finish(into events: inout EventBuffer) throws {
-        if !headerParser.isComplete {
-            try headerParser.finish()
-            try startData()
-        }
-        guard carry.pending.isEmpty else {
-            throw EventDecodingError(
-                .truncated, offset: dataOffset,
-                "\(carry.pending.count) trailing byte(s) do not make a whole 4-byte EVT 2.0 word")
-        }
-    }
-
-    /// Called once, when the header has ended.
-    private mutating func startData() throws {
-        let header = headerParser.header
-        if let version = header.evtVersion, version != "2.0" {
-            throw EventDecodingError(
-                .badHeader, offset: header.formatLineOffset ?? 0,
-                "the header declares EVT \(version); this decoder reads EVT 2.0")
-        }
-        headerGeometry = header.geometry
-        dataOffset = header.byteCount
-        carry = RecordCarry(recordSize: Self.wordSize, pending: headerParser.dataPrefix)
+        try stream.finish()
     }
 
     private mutating func decodeWords(_ base: UnsafeRawPointer, count n: Int, into events: inout EventBuffer) {
@@ -152,6 +120,5 @@ public struct EVT2Decoder: EventDecoder, Sendable {
         counters.eventsBeforeTimeBase += before
         counters.skippedPackets += skipped
         counters.unknownWords += unknown
-        dataOffset += Int64(n * Self.wordSize)
     }
 }

@@ -28,11 +28,7 @@
 /// - A header that declares another encoding throws `.badHeader` at that line; a trailing odd byte makes
 ///   ``finish(into:)`` throw `.truncated` at its offset.
 public struct EVT3Decoder: EventDecoder, Sendable {
-    private let geometryOverride: SensorGeometry?
-    private var headerParser = PropheseeHeaderParser()
-    private var headerGeometry: SensorGeometry?
-    private var dataOffset: Int64 = 0
-    private var carry = RecordCarry(recordSize: EVT3Decoder.wordSize)
+    private var stream: PropheseeWordStream
     public private(set) var counters = DecoderCounters()
 
     /// Internal (not private) so that tests can start a decoder from a state deep into a stream.
@@ -49,25 +45,18 @@ public struct EVT3Decoder: EventDecoder, Sendable {
 
     /// A decoder; `geometry`, when given, overrides the header's.
     public init(geometry: SensorGeometry? = nil) {
-        geometryOverride = geometry
+        stream = PropheseeWordStream(wordSize: Self.wordSize, version: "3.0", geometry: geometry)
     }
 
     /// The explicit geometry, else the header's (once the header has been read); nil while unknown.
-    public var geometry: SensorGeometry? { geometryOverride ?? headerGeometry }
+    public var geometry: SensorGeometry? { stream.geometry }
     /// The `%` text header (empty for a headerless stream; partial until the data starts).
-    public var header: PropheseeHeader { headerParser.header }
+    public var header: PropheseeHeader { stream.headerParser.header }
     /// Bytes of the stream consumed so far: complete header lines, then whole words.
-    public var offset: Int64 { headerParser.isComplete ? dataOffset : headerParser.consumed }
+    public var offset: Int64 { stream.offset }
 
     public mutating func decode(_ chunk: UnsafeRawBufferPointer, into events: inout EventBuffer) throws {
-        var bytes = chunk
-        if !headerParser.isComplete {
-            let used = try headerParser.parse(bytes)
-            bytes = UnsafeRawBufferPointer(rebasing: bytes[used...])
-            guard headerParser.isComplete else { return }
-            try startData()
-        }
-        let (completed, records) = carry.split(bytes)
+        let (completed, records) = try stream.words(in: chunk)
         if !completed.isEmpty {
             completed.withUnsafeBytes { decodeWords($0.baseAddress!, count: completed.count / Self.wordSize, into: &events) }
         }
@@ -81,27 +70,7 @@ public struct EVT3Decoder: EventDecoder, Sendable {
     }
 
     public mutating func finish(into events: inout EventBuffer) throws {
-        if !headerParser.isComplete {
-            try headerParser.finish()
-            try startData()
-        }
-        guard carry.pending.isEmpty else {
-            throw EventDecodingError(
-                .truncated, offset: dataOffset, "a trailing byte does not make a whole 2-byte EVT 3.0 word")
-        }
-    }
-
-    /// Called once, when the header has ended.
-    private mutating func startData() throws {
-        let header = headerParser.header
-        if let version = header.evtVersion, version != "3.0" {
-            throw EventDecodingError(
-                .badHeader, offset: header.formatLineOffset ?? 0,
-                "the header declares EVT \(version); this decoder reads EVT 3.0")
-        }
-        headerGeometry = header.geometry
-        dataOffset = header.byteCount
-        carry = RecordCarry(recordSize: Self.wordSize, pending: headerParser.dataPrefix)
+        try stream.finish()
     }
 
     /// The decoding state carried from word to word (and chunk to chunk).
@@ -136,7 +105,6 @@ public struct EVT3Decoder: EventDecoder, Sendable {
         counters.eventsBeforeTimeBase += tally.eventsBeforeTimeBase
         counters.skippedPackets += tally.skippedPackets
         counters.unknownWords += tally.unknownWords
-        dataOffset += Int64(n * Self.wordSize)
     }
 
     /// The hot loop. Everything it changes is a local (values in, values out), so the optimizer keeps the
