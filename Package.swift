@@ -4,13 +4,23 @@ import PackageDescription
 // Floors, every arrow pointing down (see ../shared/ARCHITECTURE.md):
 //   4  bisnn, bisnnd                 thin executables
 //   3  BiSNNService, BiSNNTraining   (later issues)
-//   2  BiSNN                         network, binary engine, ensembles, model files (later issue)
+//   2  BiSNN                         network, binary engine, ensembles, model files
 //   1  EventStream                   events, decoders/writers, spike-frame binner, simulator
+
+// The binary engine counts bits: on x86-64 ask for POPCNT and AVX2 (x86-64-v3, every x86 server CPU since
+// 2013), without which `nonzeroBitCount` is a slow software routine and SIMD is 128 bits wide.
+#if arch(x86_64)
+let hotPathSettings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+#else
+let hotPathSettings: [SwiftSetting] = []
+#endif
+
 let package = Package(
     name: "bisnn",
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "EventStream", targets: ["EventStream"]),
+        .library(name: "BiSNN", targets: ["BiSNN"]),
         .executable(name: "bisnn", targets: ["bisnn"]),
         .executable(name: "bisnnd", targets: ["bisnnd"]),
     ],
@@ -22,12 +32,14 @@ let package = Package(
         .systemLibrary(name: "CZstd", path: "Sources/CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "EventStream", dependencies: ["CLZ4", "CZstd", "CZlib"]),
+        .target(name: "BiSNN", dependencies: ["EventStream"], swiftSettings: hotPathSettings),
         .executableTarget(
             name: "bisnn",
-            dependencies: ["EventStream", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["EventStream", "BiSNN", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "bisnnd", dependencies: ["EventStream"]),
         .testTarget(name: "EventStreamTests", dependencies: ["EventStream"]),
+        .testTarget(name: "BiSNNTests", dependencies: ["BiSNN", "EventStream"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -55,6 +55,6 @@ enum TestData {
     }
 }
 
-extension SplitMix64: RandomNumberGenerator {
+extension SplitMix64 {
     init(seed: UInt64) { self.init(state: seed) }
 }
