@@ -131,38 +131,14 @@ struct BinaryLayer: Sendable {
         _ s: BinaryLayerState, active: UnsafeBufferPointer<UInt32>, bits: UnsafeBufferPointer<UInt64>,
         table: UnsafeBufferPointer<SIMD8<Int16>>
     ) {
-        let outputs = weights.rows
         let k = active.count
         if k <= sparseLimit {
             addColumns(active: active, into: s.current, scratch: s.scratch, table: table)
         } else {
             popcountRows(bits: bits, activeCount: k, into: s.current)
         }
-        let (alpha, beta, alphaR) = (dynamics.alpha, dynamics.beta, dynamics.alphaRefractory)
-        var spikeCount = 0
-        bias.withUnsafeBufferPointer { bias in
-            for w in 0..<s.spikeBits.count {
-                var word: UInt64 = 0
-                let end = min(outputs, (w + 1) * 64)
-                var o = w * 64
-                while o < end {
-                    let previousA = s.a[o]
-                    s.b[o] = alpha * s.b[o] + previousA
-                    s.a[o] = beta * previousA + Double(s.current[o])
-                    let wasSpiking: Double = s.spikeBits[w] >> UInt64(o & 63) & 1 == 1 ? 1 : 0
-                    s.r[o] = alphaR * s.r[o] + wasSpiking
-                    let u = dynamics.membrane(current: s.b[o], bias: bias[o], refractory: s.r[o])
-                    if u >= 0 {
-                        word |= 1 << UInt64(o & 63)
-                        s.active[spikeCount] = UInt32(o)
-                        spikeCount += 1
-                    }
-                    o += 1
-                }
-                s.spikeBits[w] = word
-            }
-        }
-        s.activeCount.pointee = spikeCount
+        updateNeurons(s)
+        let spikeCount = packSpikes(s)
         // Readout: c_ro (B S + d), B S = 2 popcount(S AND B+) - popcount(S).
         readout.packedRows.withUnsafeBufferPointer { rows in
             for c in 0..<readout.rows {
@@ -175,22 +151,83 @@ struct BinaryLayer: Sendable {
         }
     }
 
+    /// Traces, membrane and spikes of every neuron, from the input current: straight-line Double arithmetic
+    /// the compiler vectorises.
+    func updateNeurons(_ s: BinaryLayerState) {
+        let (alpha, beta, alphaR, scale) = (dynamics.alpha, dynamics.beta, dynamics.alphaRefractory, dynamics.scale)
+        let (a, b, r, spikes, current) = (s.a.baseAddress!, s.b.baseAddress!, s.r.baseAddress!, s.spikes.baseAddress!, s.current.baseAddress!)
+        bias.withUnsafeBufferPointer { bias in
+            let bias = bias.baseAddress!
+            for o in 0..<weights.rows {
+                let previousA = a[o]
+                b[o] = alpha * b[o] + previousA
+                a[o] = beta * previousA + Double(current[o])
+                r[o] = alphaR * r[o] + spikes[o]
+                // LayerDynamics.membrane, spelled out so the loop vectorises: c (x + b) - r.
+                let u = scale * (b[o] + bias[o]) - r[o]
+                spikes[o] = u >= 0 ? 1 : 0
+            }
+        }
+    }
+
+    /// Packs the 0/1 spikes into bits and the list of active neurons; returns how many spiked.
+    func packSpikes(_ s: BinaryLayerState) -> Int {
+        let spikes = s.spikes.baseAddress!
+        let outputs = weights.rows
+        var count = 0
+        for w in 0..<s.spikeBits.count {
+            let start = w * 64
+            var word: UInt64 = 0
+            if start + 64 <= outputs {
+                // A fixed trip count the compiler turns into compares and mask moves.
+                for i in 0..<64 { word |= (spikes[start + i] != 0 ? 1 : 0) << UInt64(i) }
+            } else {
+                for i in 0..<(outputs - start) where spikes[start + i] != 0 { word |= 1 << UInt64(i) }
+            }
+            s.spikeBits[w] = word
+            while word != 0 {
+                s.active[count] = UInt32(start + word.trailingZeroBitCount)
+                count += 1
+                word &= word - 1
+            }
+        }
+        s.activeCount.pointee = count
+        return count
+    }
+
     /// current = W s for active inputs `active`, adding +-1 columns, 8 outputs per byte looked up.
+    ///
+    /// Works on 64 outputs at a time (8 accumulators that stay in registers), going over every active
+    /// column for each block: one 8-byte load per column and block, 8 table lookups.
     func addColumns(
         active: UnsafeBufferPointer<UInt32>, into current: UnsafeMutableBufferPointer<Int32>,
         scratch: UnsafeMutableBufferPointer<SIMD8<Int16>>, table: UnsafeBufferPointer<SIMD8<Int16>>
     ) {
-        let groups = weights.bytesPerColumn
+        let stride = weights.bytesPerColumn  // a multiple of 8
+        let table = table.baseAddress!
         let acc = scratch.baseAddress!
-        for g in 0..<groups { acc[g] = .zero }
         weights.packedColumns.withUnsafeBufferPointer { columns in
             let base = columns.baseAddress!
-            for j in active {
-                let column = base + Int(j) * groups
-                for g in 0..<groups { acc[g] &+= table[Int(column[g])] }
+            for block in 0..<(stride / 8) {
+                var a0 = SIMD8<Int16>.zero, a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0
+                for j in active {
+                    let c = base + Int(j) * stride + block * 8
+                    a0 &+= table[Int(c[0])]
+                    a1 &+= table[Int(c[1])]
+                    a2 &+= table[Int(c[2])]
+                    a3 &+= table[Int(c[3])]
+                    a4 &+= table[Int(c[4])]
+                    a5 &+= table[Int(c[5])]
+                    a6 &+= table[Int(c[6])]
+                    a7 &+= table[Int(c[7])]
+                }
+                let g = acc + block * 8
+                (g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7]) = (a0, a1, a2, a3, a4, a5, a6, a7)
             }
         }
-        for o in 0..<weights.rows { current[o] = Int32(acc[o >> 3][o & 7]) }
+        UnsafeRawPointer(acc).withMemoryRebound(to: Int16.self, capacity: stride * 8) { lanes in
+            for o in 0..<weights.rows { current[o] = Int32(lanes[o]) }
+        }
     }
 
     /// current = W s from packed rows: 2 popcount(s AND W+) - popcount(s).

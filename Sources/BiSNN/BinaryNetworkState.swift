@@ -71,7 +71,8 @@ public struct BinaryNetworkState: Sendable {
         }
     }
 
-    /// The state's memory: Doubles for A, B, R (3 x neurons) then readouts (layers x classes); spike words;
+    /// The state's memory: Doubles for A, B, R and the last spikes as 0/1 (4 x neurons) then readouts
+    /// (layers x classes); spike words;
     /// active lists; per-layer active counts; scratch for one layer's input current.
     final class Storage: @unchecked Sendable {
         // Safety: owned by one BinaryNetworkState; shared only between copies until makeUnique() copies it.
@@ -85,7 +86,7 @@ public struct BinaryNetworkState: Sendable {
 
         init(layout: Layout) {
             self.layout = layout
-            doubles = .allocate(capacity: 3 * layout.neurons + layout.sizes.count * layout.classes)
+            doubles = .allocate(capacity: 4 * layout.neurons + layout.sizes.count * layout.classes)
             words = .allocate(capacity: max(layout.words, 1))
             active = .allocate(capacity: max(layout.neurons, 1))
             counts = .allocate(capacity: max(layout.sizes.count, 1))
@@ -126,11 +127,12 @@ public struct BinaryNetworkState: Sendable {
             let n = layout.neuronStart[l]
             let w = layout.wordStart[l]
             let base = doubles.baseAddress!
-            let readoutStart = 3 * layout.neurons + l * layout.classes
+            let readoutStart = 4 * layout.neurons + l * layout.classes
             return BinaryLayerState(
                 a: UnsafeMutableBufferPointer(start: base + n, count: size),
                 b: UnsafeMutableBufferPointer(start: base + layout.neurons + n, count: size),
                 r: UnsafeMutableBufferPointer(start: base + 2 * layout.neurons + n, count: size),
+                spikes: UnsafeMutableBufferPointer(start: base + 3 * layout.neurons + n, count: size),
                 readout: UnsafeMutableBufferPointer(start: base + readoutStart, count: layout.classes),
                 spikeBits: UnsafeMutableBufferPointer(start: words.baseAddress! + w, count: (size + 63) / 64),
                 active: UnsafeMutableBufferPointer(start: active.baseAddress! + n, count: size),
@@ -145,6 +147,8 @@ struct BinaryLayerState {
     let a: UnsafeMutableBufferPointer<Double>
     let b: UnsafeMutableBufferPointer<Double>
     let r: UnsafeMutableBufferPointer<Double>
+    /// The last step's spikes as 0 or 1 (the same as spikeBits), for the refractory update.
+    let spikes: UnsafeMutableBufferPointer<Double>
     let readout: UnsafeMutableBufferPointer<Double>
     let spikeBits: UnsafeMutableBufferPointer<UInt64>
     let active: UnsafeMutableBufferPointer<UInt32>

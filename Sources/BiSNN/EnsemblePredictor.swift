@@ -1,5 +1,11 @@
 import EventStream
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Which binary networks vote: the posterior's mode, or an ensemble of exact draws.
 public enum PredictorKind: Sendable, Hashable {
     /// One network, w = sign(stored value).
@@ -53,11 +59,14 @@ public struct EnsemblePredictor: Sendable {
         self.init(model: model, draws: draws, abstention: abstention)
     }
 
-    /// A predictor over given binary networks.
-    public init(model: NetworkModel, draws: [BinaryDraw], abstention: AbstentionRule = .never) {
+    /// A predictor over given binary networks. `sparseLimitOverride` fixes how many active inputs a layer
+    /// still adds column by column, for every layer (benchmarks measure each input-current path with it).
+    public init(
+        model: NetworkModel, draws: [BinaryDraw], abstention: AbstentionRule = .never, sparseLimitOverride: Int? = nil
+    ) {
         precondition(!draws.isEmpty, "a predictor needs at least one draw")
         network = model.network
-        networks = draws.map { BinaryNetwork(model: model, draw: $0) }
+        networks = draws.map { BinaryNetwork(model: model, draw: $0, sparseLimitOverride: sparseLimitOverride) }
         self.abstention = abstention
     }
 
@@ -95,7 +104,7 @@ public struct EnsemblePredictor: Sendable {
         }
         stream.steps += 1
         if stream.steps > network.burnInSteps {
-            for d in networks.indices { stream.accumulate(draw: d, logits: stream.states[d].output) }
+            for d in networks.indices { stream.accumulate(draw: d) }
             stream.countedSteps += 1
         }
     }
@@ -114,7 +123,6 @@ public struct EnsemblePredictor: Sendable {
 public struct EnsembleStream: Sendable {
     var states: [BinaryNetworkState]
     var sums: [[Double]]
-    var scratch: [Double] = []
     /// Steps since the last reset.
     public internal(set) var steps = 0
     /// Steps after burn-in, whose readouts count in the decision.
@@ -136,8 +144,15 @@ public struct EnsembleStream: Sendable {
     /// Draw `draw`'s network state (spikes, readouts) after the last step.
     public func state(ofDraw draw: Int) -> BinaryNetworkState { states[draw] }
 
-    mutating func accumulate(draw: Int, logits: [Double]) {
-        Decision.softmax(logits, into: &scratch)
-        for c in scratch.indices { sums[draw][c] += scratch[c] }
+    /// Adds the softmax of draw `draw`'s output readout to its running sum.
+    mutating func accumulate(draw: Int) {
+        let storage = states[draw].storage
+        let logits = storage.layer(storage.layout.sizes.count - 1).readout
+        let top = logits.max() ?? 0
+        var total = 0.0
+        sums[draw].withUnsafeMutableBufferPointer { sum in
+            for c in logits.indices { total += exp(logits[c] - top) }
+            for c in logits.indices { sum[c] += exp(logits[c] - top) / total }
+        }
     }
 }

@@ -82,7 +82,9 @@ public struct NetworkDescription: Sendable, Hashable, Codable {
                              ("input.width", input.width)] where value < 1 || value > Limits.maxInputs {
             throw fail(key, "\(value) is outside 1...\(Limits.maxInputs)")
         }
-        if input.channels * input.height * input.width > Limits.maxInputs {
+        let (area, o1) = input.height.multipliedReportingOverflow(by: input.width)
+        let (inputs, o2) = area.multipliedReportingOverflow(by: input.channels)
+        if o1 || o2 || inputs > Limits.maxInputs {
             throw fail("input", "\(input.channels)x\(input.height)x\(input.width) exceeds \(Limits.maxInputs) inputs")
         }
         if layers.isEmpty { throw fail("layers", "at least one layer is needed") }

@@ -123,4 +123,13 @@ public struct ModelMetadata: Sendable, Hashable, Codable {
         case rule, hyperparameters, evaluation
         case trainedOn = "trained_on"
     }
+
+    /// Every key is optional, so a file written by another tool needs only what it knows.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        rule = try c.decodeIfPresent(String.self, forKey: .rule) ?? ""
+        trainedOn = try c.decodeIfPresent(String.self, forKey: .trainedOn) ?? ""
+        hyperparameters = try c.decodeIfPresent([String: JSONValue].self, forKey: .hyperparameters) ?? [:]
+        evaluation = try c.decodeIfPresent([String: JSONValue].self, forKey: .evaluation) ?? [:]
+    }
 }

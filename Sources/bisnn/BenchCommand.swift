@@ -6,8 +6,8 @@ import Foundation
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure decoding and binning throughput (build with -c release).",
-        subcommands: [EventsBench.self],
+        abstract: "Measure decoding, binning and network speed (build with -c release).",
+        subcommands: [EventsBench.self, NetworkBench.self],
         defaultSubcommand: EventsBench.self)
 }
 

@@ -1,14 +1,16 @@
 import ArgumentParser
+import BiSNN
 import EventStream
 import Foundation
 
-/// `bisnn inspect FILE`: format, counts, duration, event rate, geometry, and what the decoder skipped.
+/// `bisnn inspect FILE`: format, counts, duration, event rate, geometry, and what the decoder skipped; for a
+/// model file (`.safetensors`), its description, training metadata and sizes (``ModelInspectReport``).
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
-        abstract: "Describe an event recording: format, geometry, counts, time span, event rate.")
+        abstract: "Describe an event recording (format, geometry, counts, time span, event rate) or a model file.")
 
-    @Argument(help: "The recording.")
+    @Argument(help: "The recording, or a model file (.safetensors).")
     var file: String
 
     @OptionGroup var recording: RecordingOptions
@@ -17,6 +19,11 @@ struct InspectCommand: ParsableCommand {
     var json = false
 
     func run() throws {
+        if ModelInspectReport.looksLikeModel(file, detectFormat: recording.format == .auto) {
+            let report = ModelInspectReport(file: file, model: try NetworkModel.load(from: file))
+            print(json ? try report.json() : report.text)
+            return
+        }
         let rec = try recording.read(file)
         let report = InspectReport(file: file, recording: rec)
         if json {
