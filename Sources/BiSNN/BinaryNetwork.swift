@@ -6,8 +6,9 @@ import EventStream
 /// The traces are carried in output space: `A_t = beta A_{t-1} + W S_in_t`, `B_t = alpha B_{t-1} + A_{t-1}`,
 /// so `W P_t = B_t` and the only synaptic work per step is the integer vector `W S_in_t`. A layer computes it
 /// one of two ways, chosen per step by how many inputs are active:
-/// - sparse: add the +-1 columns of the active inputs (``SignMatrix/packedColumns``, 8 outputs per table
-///   lookup of one byte);
+/// - sparse: count, per output, the +1 entries in the columns of the active inputs with bit-sliced counters
+///   (``SignMatrix/packedColumns`` added 256 outputs at a time into counter bit planes), then
+///   `2 count - popcount(S_in)`;
 /// - dense: `2 popcount(S_in AND W+) - popcount(S_in)` on packed rows.
 /// Both give the same integers; traces, membrane and readout are in Double with the constants of
 /// ``LayerDynamics``, so the spikes equal ``ReferenceNetwork``'s on the same weights.
@@ -18,8 +19,8 @@ public struct BinaryNetwork: Sendable {
     /// The network's shape.
     public let network: NetworkDescription
     let layers: [BinaryLayer]
-    /// Lane `i` of entry `byte` is +1 if bit `i` of `byte` is set, else -1.
-    let signTable: [SIMD8<Int16>]
+    /// Lane `i` of entry `byte` is bit `i` of `byte`: turns 8 bits of a counter plane into 8 lanes.
+    let bitTable: [SIMD8<Int16>]
 
     /// The network of `model` with binary weights `draw`.
     public init(model: NetworkModel, draw: BinaryDraw) {
@@ -40,12 +41,12 @@ public struct BinaryNetwork: Sendable {
                 readoutBias: model.layers[l].readoutBias.map(Double.init),
                 dynamics: LayerDynamics(network: model.network, layer: l), sparseLimitOverride: sparseLimitOverride)
         }
-        signTable = Self.makeSignTable()
+        bitTable = Self.makeBitTable()
     }
 
-    /// Entry `byte`: lane `i` is +1 if bit `i` of `byte` is set, else -1.
-    static func makeSignTable() -> [SIMD8<Int16>] {
-        (0..<256).map { byte in SIMD8<Int16>((0..<8).map { byte >> $0 & 1 == 1 ? 1 : -1 }) }
+    /// Entry `byte`: lane `i` is bit `i` of `byte`.
+    static func makeBitTable() -> [SIMD8<Int16>] {
+        (0..<256).map { byte in SIMD8<Int16>((0..<8).map { Int16(byte >> $0 & 1) }) }
     }
 
     /// Bytes of packed synaptic weights (rows and columns, all layers) and of the readouts.
@@ -53,6 +54,17 @@ public struct BinaryNetwork: Sendable {
 
     /// A fresh per-stream state: all traces zero.
     public func makeState() -> BinaryNetworkState { BinaryNetworkState(network: network) }
+
+    /// Layer `layer`'s readout of the last step of `state`, `classes` values. The step computes only the
+    /// last layer's (the output, ``BinaryNetworkState/output``); hidden layers' are computed here on demand.
+    public func readout(ofLayer layer: Int, in state: BinaryNetworkState) -> [Double] {
+        let s = state.storage.layer(layer)
+        var values = [Double](repeating: 0, count: network.classCount)
+        values.withUnsafeMutableBufferPointer { v in
+            layers[layer].computeReadout(spikeBits: s.inputBits, spikeCount: s.activeCount.pointee, into: v)
+        }
+        return values
+    }
 
     /// How many active inputs layer `layer` adds column by column; above it, the layer uses popcount.
     public func sparseLimit(ofLayer layer: Int) -> Int { layers[layer].sparseLimit }
@@ -72,7 +84,9 @@ public struct BinaryNetwork: Sendable {
     public func step(
         _ state: inout BinaryNetworkState, active: UnsafeBufferPointer<UInt32>, bits: UnsafeBufferPointer<UInt64>
     ) {
-        for l in layers.indices { stepLayer(l, &state, active: active, bits: bits) }
+        precondition(bits.count >= (network.inputCount + 63) / 64, "bits must hold the whole frame")
+        state.makeUnique()
+        for l in layers.indices { stepUniqueLayer(l, state, active: active, bits: bits) }
         state.steps += 1
     }
 
@@ -85,13 +99,22 @@ public struct BinaryNetwork: Sendable {
     ) {
         precondition(bits.count >= (network.inputCount + 63) / 64, "bits must hold the whole frame")
         state.makeUnique()
+        stepUniqueLayer(layer, state, active: active, bits: bits)
+    }
+
+    /// ``stepLayer(_:_:active:bits:)`` on a state whose storage is already unique.
+    @inline(__always)
+    func stepUniqueLayer(
+        _ layer: Int, _ state: BinaryNetworkState, active: UnsafeBufferPointer<UInt32>, bits: UnsafeBufferPointer<UInt64>
+    ) {
         let s = state.storage.layer(layer)
-        signTable.withUnsafeBufferPointer { table in
+        bitTable.withUnsafeBufferPointer { table in
+            let last = layer == layers.count - 1
             if layer == 0 {
-                layers[0].step(s, active: active, bits: bits, table: table)
+                layers[0].step(s, active: active, bits: bits, table: table, withReadout: last)
             } else {
                 let input = state.storage.layer(layer - 1)
-                layers[layer].step(s, active: input.activeInputs, bits: input.inputBits, table: table)
+                layers[layer].step(s, active: input.activeInputs, bits: input.inputBits, table: table, withReadout: last)
             }
         }
     }
@@ -116,20 +139,24 @@ struct BinaryLayer: Sendable {
         self.readout = readout
         self.readoutBias = readoutBias
         self.dynamics = dynamics
-        // Cost per step: sparse ~ k * bytesPerColumn table adds; dense ~ rows * wordsPerRow popcounts.
-        // The factor is the measured ratio of one popcount word to one table add (`bisnn bench network`).
-        let dense = Double(weights.rows * weights.wordsPerRow) * BinaryLayer.popcountCostPerTableAdd
-        // Int16 lanes hold any sum of up to Int16.max columns.
-        let limit = sparseLimitOverride ?? Int(dense / Double(max(weights.bytesPerColumn, 1)))
-        sparseLimit = min(Int(Int16.max), limit)
+        // Cost per step: sparse ~ k x chunks x planes(k) plane updates (plus reading the planes out); dense ~
+        // rows x wordsPerRow popcounts. One plane update costs about 6 popcount words (measured with
+        // `bisnn bench network`; both paths give the same integers, so this only decides speed).
+        let dense = weights.rows * weights.wordsPerRow
+        let chunks = weights.bytesPerColumn / 32
+        var limit = 0
+        while limit < Int(Int16.max) {  // the planes count at most Int16.max columns
+            let k = limit + 1
+            if k * chunks * (Int.bitWidth - k.leadingZeroBitCount) * 6 > dense { break }
+            limit = k
+        }
+        sparseLimit = sparseLimitOverride.map { min($0, Int(Int16.max)) } ?? limit
     }
 
-    static let popcountCostPerTableAdd = 1.0
-
-    /// One step: input current, traces, spikes, readout.
+    /// One step: input current, traces, spikes, and with `withReadout` the readout.
     func step(
         _ s: BinaryLayerState, active: UnsafeBufferPointer<UInt32>, bits: UnsafeBufferPointer<UInt64>,
-        table: UnsafeBufferPointer<SIMD8<Int16>>
+        table: UnsafeBufferPointer<SIMD8<Int16>>, withReadout: Bool
     ) {
         let k = active.count
         if k <= sparseLimit {
@@ -139,14 +166,20 @@ struct BinaryLayer: Sendable {
         }
         updateNeurons(s)
         let spikeCount = packSpikes(s)
-        // Readout: c_ro (B S + d), B S = 2 popcount(S AND B+) - popcount(S).
+        if withReadout { computeReadout(spikeBits: UnsafeBufferPointer(s.spikeBits), spikeCount: spikeCount, into: s.readout) }
+    }
+
+    /// The readout c_ro (B S + d), with B S = 2 popcount(S AND B+) - popcount(S).
+    func computeReadout(
+        spikeBits: UnsafeBufferPointer<UInt64>, spikeCount: Int, into readoutValues: UnsafeMutableBufferPointer<Double>
+    ) {
         readout.packedRows.withUnsafeBufferPointer { rows in
             for c in 0..<readout.rows {
                 var plus = 0
                 for w in 0..<readout.wordsPerRow {
-                    plus &+= (rows[c * readout.wordsPerRow + w] & s.spikeBits[w]).nonzeroBitCount
+                    plus &+= (rows[c * readout.wordsPerRow + w] & spikeBits[w]).nonzeroBitCount
                 }
-                s.readout[c] = dynamics.readout(count: Double(2 * plus - spikeCount), bias: readoutBias[c])
+                readoutValues[c] = dynamics.readout(count: Double(2 &* plus &- spikeCount), bias: readoutBias[c])
             }
         }
     }
@@ -195,38 +228,51 @@ struct BinaryLayer: Sendable {
         return count
     }
 
-    /// current = W s for active inputs `active`, adding +-1 columns, 8 outputs per byte looked up.
+    /// current = W s for active inputs `active` (at most ``Int16/max``), from the packed columns.
     ///
-    /// Works on 64 outputs at a time (8 accumulators that stay in registers), going over every active
-    /// column for each block: one 8-byte load per column and block, 8 table lookups.
+    /// Bit-sliced counting: plane `p` holds bit `p` of every output's count of +1 entries so far; adding a
+    /// column is a ripple-carry add of its bits through the planes, 256 outputs per SIMD operation, so a
+    /// column of 512 outputs costs about 4 x log2(k) vector operations. At the end each output's count is
+    /// read out of the planes (8 outputs per table lookup and plane) and current = 2 count - k.
     func addColumns(
         active: UnsafeBufferPointer<UInt32>, into current: UnsafeMutableBufferPointer<Int32>,
-        scratch: UnsafeMutableBufferPointer<SIMD8<Int16>>, table: UnsafeBufferPointer<SIMD8<Int16>>
+        scratch: UnsafeMutableBufferPointer<SIMD4<UInt64>>, table: UnsafeBufferPointer<SIMD8<Int16>>
     ) {
-        let stride = weights.bytesPerColumn  // a multiple of 8
-        let table = table.baseAddress!
-        let acc = scratch.baseAddress!
-        weights.packedColumns.withUnsafeBufferPointer { columns in
+        let k = active.count
+        let chunks = weights.bytesPerColumn / 32
+        let planeCount = Int.bitWidth - k.leadingZeroBitCount  // bits of k: no count exceeds k
+        let planes = scratch.baseAddress!  // planes[p * chunks + chunk]
+        for i in 0..<(planeCount * chunks) { planes[i] = .zero }
+        weights.packedColumns.withUnsafeBytes { columns in
             let base = columns.baseAddress!
-            for block in 0..<(stride / 8) {
-                var a0 = SIMD8<Int16>.zero, a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0
-                for j in active {
-                    let c = base + Int(j) * stride + block * 8
-                    a0 &+= table[Int(c[0])]
-                    a1 &+= table[Int(c[1])]
-                    a2 &+= table[Int(c[2])]
-                    a3 &+= table[Int(c[3])]
-                    a4 &+= table[Int(c[4])]
-                    a5 &+= table[Int(c[5])]
-                    a6 &+= table[Int(c[6])]
-                    a7 &+= table[Int(c[7])]
+            for j in active {
+                let column = base + Int(j) * weights.bytesPerColumn
+                for chunk in 0..<chunks {
+                    var carry = column.loadUnaligned(fromByteOffset: chunk * 32, as: SIMD4<UInt64>.self)
+                    var plane = planes + chunk
+                    for _ in 0..<planeCount {
+                        let next = plane.pointee & carry
+                        plane.pointee ^= carry
+                        carry = next
+                        plane += chunks
+                    }
                 }
-                let g = acc + block * 8
-                (g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7]) = (a0, a1, a2, a3, a4, a5, a6, a7)
             }
         }
-        UnsafeRawPointer(acc).withMemoryRebound(to: Int16.self, capacity: stride * 8) { lanes in
-            for o in 0..<weights.rows { current[o] = Int32(lanes[o]) }
+        // Read the counts out: output o's count is sum over p of bit o of plane p, shifted by p.
+        let table = table.baseAddress!
+        UnsafeRawPointer(planes).withMemoryRebound(to: UInt8.self, capacity: planeCount * chunks * 32) { bytes in
+            let planeBytes = chunks * 32
+            let kLanes = SIMD8<Int16>(repeating: Int16(truncatingIfNeeded: k))
+            for group in 0..<((weights.rows + 7) / 8) {
+                var count = SIMD8<Int16>.zero
+                for p in 0..<planeCount {
+                    count &+= table[Int(bytes[p * planeBytes + group])] &<< Int16(p)
+                }
+                // current has room for whole groups of 8 (see BinaryNetworkState.Layout).
+                UnsafeMutableRawPointer(current.baseAddress! + group * 8).storeBytes(
+                    of: SIMD8<Int32>(truncatingIfNeeded: count &+ count &- kLanes), as: SIMD8<Int32>.self)
+            }
         }
     }
 
@@ -238,7 +284,7 @@ struct BinaryLayer: Sendable {
                 var plus = 0
                 let row = rows.baseAddress! + o * words
                 for w in 0..<words { plus &+= (row[w] & bits[w]).nonzeroBitCount }
-                current[o] = Int32(2 * plus - activeCount)
+                current[o] = Int32(truncatingIfNeeded: 2 &* plus &- activeCount)
             }
         }
     }

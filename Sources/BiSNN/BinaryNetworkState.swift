@@ -18,11 +18,9 @@ public struct BinaryNetworkState: Sendable {
         steps = 0
     }
 
-    /// The output readout of the last step (the last layer's; `classes` values, the network's logits).
-    public var output: [Double] { readout(ofLayer: storage.layout.sizes.count - 1) }
-
-    /// Layer `layer`'s readout of the last step.
-    public func readout(ofLayer layer: Int) -> [Double] { Array(storage.layer(layer).readout) }
+    /// The output readout of the last step (the last layer's; `classes` values, the network's logits). For a
+    /// hidden layer's readout, see ``BinaryNetwork/readout(ofLayer:in:)``.
+    public var output: [Double] { Array(storage.layer(storage.layout.sizes.count - 1).readout) }
 
     /// Indices of the neurons of layer `layer` that spiked at the last step, ascending.
     public func spikes(ofLayer layer: Int) -> [UInt32] {
@@ -67,7 +65,8 @@ public struct BinaryNetworkState: Sendable {
             neurons = n
             words = w
             maxSize = sizes.max() ?? 0
-            scratchGroups = ((maxSize + 63) / 64) * 8
+            // Counter planes for the sparse path: up to 16 planes of ceil(maxSize / 256) chunks.
+            scratchGroups = 16 * ((maxSize + 255) / 256)
         }
     }
 
@@ -82,7 +81,7 @@ public struct BinaryNetworkState: Sendable {
         let active: UnsafeMutableBufferPointer<UInt32>
         let counts: UnsafeMutableBufferPointer<Int>
         let current: UnsafeMutableBufferPointer<Int32>
-        let scratch: UnsafeMutableBufferPointer<SIMD8<Int16>>
+        let scratch: UnsafeMutableBufferPointer<SIMD4<UInt64>>
 
         init(layout: Layout) {
             self.layout = layout
@@ -90,7 +89,7 @@ public struct BinaryNetworkState: Sendable {
             words = .allocate(capacity: max(layout.words, 1))
             active = .allocate(capacity: max(layout.neurons, 1))
             counts = .allocate(capacity: max(layout.sizes.count, 1))
-            current = .allocate(capacity: max(layout.maxSize, 1))
+            current = .allocate(capacity: (layout.maxSize + 7) / 8 * 8)  // whole groups of 8
             scratch = .allocate(capacity: max(layout.scratchGroups, 1))
             zero()
         }
@@ -154,7 +153,7 @@ struct BinaryLayerState {
     let active: UnsafeMutableBufferPointer<UInt32>
     let activeCount: UnsafeMutablePointer<Int>
     let current: UnsafeMutableBufferPointer<Int32>
-    let scratch: UnsafeMutableBufferPointer<SIMD8<Int16>>
+    let scratch: UnsafeMutableBufferPointer<SIMD4<UInt64>>
 
     /// This layer's spikes as the next layer's input.
     var activeInputs: UnsafeBufferPointer<UInt32> {

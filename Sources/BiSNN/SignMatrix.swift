@@ -1,5 +1,5 @@
 /// A matrix of +1/-1 values, bit-packed twice: by rows (64 inputs a word, for popcount against a packed
-/// input frame) and by columns (8 outputs a byte, for adding the columns of a few active inputs).
+/// input frame) and by columns (256 outputs a 32-byte chunk, for adding the columns of a few active inputs).
 /// A set bit is +1. Padding bits are 0.
 public struct SignMatrix: Sendable, Hashable {
     /// Rows (outputs).
@@ -8,7 +8,7 @@ public struct SignMatrix: Sendable, Hashable {
     public let columns: Int
     /// Words per packed row: ceil(columns / 64).
     public let wordsPerRow: Int
-    /// Bytes per packed column: ceil(rows / 8), rounded up to a multiple of 8 so columns stay word-aligned.
+    /// Bytes per packed column: ceil(rows / 8), rounded up to a multiple of 32 (whole 256-bit chunks).
     public let bytesPerColumn: Int
     /// `rows * wordsPerRow` words: bit `i % 64` of word `r * wordsPerRow + i / 64` is entry (r, i).
     public internal(set) var packedRows: [UInt64]
@@ -20,7 +20,7 @@ public struct SignMatrix: Sendable, Hashable {
         self.rows = rows
         self.columns = columns
         wordsPerRow = (columns + 63) / 64
-        bytesPerColumn = ((rows + 63) / 64) * 8
+        bytesPerColumn = ((rows + 255) / 256) * 32
         var packedRows = [UInt64](repeating: 0, count: rows * wordsPerRow)
         var packedColumns = [UInt8](repeating: 0, count: columns * bytesPerColumn)
         for r in 0..<rows {
