@@ -28,20 +28,13 @@ public struct BinaryNetwork: Sendable {
     }
 
     /// As ``init(model:draw:)``; `sparseLimitOverride` fixes every layer's sparse limit (tests force each
-    /// input-current path with it; benchmarks measure the crossover). With `columns`, the network reads its
-    /// packed columns as draw `drawIndex` of those stores (one per layer, shared by an ensemble).
-    init(
-        model: NetworkModel, draw: BinaryDraw, sparseLimitOverride: Int?, columns: [ColumnStore]? = nil,
-        drawIndex: Int = 0
-    ) {
+    /// input-current path with it; benchmarks measure the crossover).
+    init(model: NetworkModel, draw: BinaryDraw, sparseLimitOverride: Int?) {
         precondition(draw.layers.count == model.network.layers.count, "draw and model differ in layers")
         network = model.network
         layers = model.network.layers.indices.map { l in
-            var weights = draw.layers[l]
-            let store = columns?[l] ?? ColumnStore([weights])
-            weights.packedColumns = []  // the store holds them
-            return BinaryLayer(
-                weights: weights, columns: store, drawIndex: drawIndex, bias: model.layers[l].bias.map(Double.init),
+            BinaryLayer(
+                weights: draw.layers[l], bias: model.layers[l].bias.map(Double.init),
                 readout: SignMatrix(
                     rows: model.network.classCount, columns: model.network.layers[l].size,
                     signs: model.layers[l].readoutWeights),
@@ -57,11 +50,7 @@ public struct BinaryNetwork: Sendable {
     }
 
     /// Bytes of packed synaptic weights (rows and columns, all layers) and of the readouts.
-    public var packedByteCount: Int {
-        layers.reduce(0) {
-            $0 + $1.weights.packedByteCount + $1.columns.bytes.count / $1.columns.draws + $1.readout.packedByteCount
-        }
-    }
+    public var packedByteCount: Int { layers.reduce(0) { $0 + $1.weights.packedByteCount + $1.readout.packedByteCount } }
 
     /// A fresh per-stream state: all traces zero.
     public func makeState() -> BinaryNetworkState { BinaryNetworkState(network: network) }
@@ -133,10 +122,7 @@ public struct BinaryNetwork: Sendable {
 
 /// One packed layer of a ``BinaryNetwork``.
 struct BinaryLayer: Sendable {
-    /// The weights; their columns are in ``columns``.
     let weights: SignMatrix
-    let columns: ColumnStore
-    let drawIndex: Int
     let bias: [Double]
     let readout: SignMatrix
     let readoutBias: [Double]
@@ -145,25 +131,23 @@ struct BinaryLayer: Sendable {
     let sparseLimit: Int
 
     init(
-        weights: SignMatrix, columns: ColumnStore, drawIndex: Int, bias: [Double], readout: SignMatrix,
-        readoutBias: [Double], dynamics: LayerDynamics, sparseLimitOverride: Int?
+        weights: SignMatrix, bias: [Double], readout: SignMatrix, readoutBias: [Double], dynamics: LayerDynamics,
+        sparseLimitOverride: Int?
     ) {
         self.weights = weights
-        self.columns = columns
-        self.drawIndex = drawIndex
         self.bias = bias
         self.readout = readout
         self.readoutBias = readoutBias
         self.dynamics = dynamics
         // Cost per step: sparse ~ k x chunks x planes(k) plane updates (plus reading the planes out); dense ~
-        // rows x wordsPerRow popcounts. One plane update costs about 3 popcount words (measured with
+        // rows x wordsPerRow popcounts. One plane update costs about 6 popcount words (measured with
         // `bisnn bench network`; both paths give the same integers, so this only decides speed).
         let dense = weights.rows * weights.wordsPerRow
         let chunks = weights.bytesPerColumn / 32
         var limit = 0
         while limit < Int(Int16.max) {  // the planes count at most Int16.max columns
             let k = limit + 1
-            if k * chunks * (Int.bitWidth - k.leadingZeroBitCount) * 3 > dense { break }
+            if k * chunks * (Int.bitWidth - k.leadingZeroBitCount) * 6 > dense { break }
             limit = k
         }
         sparseLimit = sparseLimitOverride.map { min($0, Int(Int16.max)) } ?? limit
@@ -259,10 +243,10 @@ struct BinaryLayer: Sendable {
         let planeCount = Int.bitWidth - k.leadingZeroBitCount  // bits of k: no count exceeds k
         let planes = scratch.baseAddress!  // planes[p * chunks + chunk]
         for i in 0..<(planeCount * chunks) { planes[i] = .zero }
-        columns.bytes.withUnsafeBytes { columnBytes in
-            let base = columnBytes.baseAddress!
+        weights.packedColumns.withUnsafeBytes { columns in
+            let base = columns.baseAddress!
             for j in active {
-                let column = base + columns.offset(input: Int(j), draw: drawIndex)
+                let column = base + Int(j) * weights.bytesPerColumn
                 for chunk in 0..<chunks {
                     var carry = column.loadUnaligned(fromByteOffset: chunk * 32, as: SIMD4<UInt64>.self)
                     var plane = planes + chunk

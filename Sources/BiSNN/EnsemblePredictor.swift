@@ -42,9 +42,7 @@ public struct EnsemblePredictor: Sendable {
 
     /// A predictor for `model`: `.mode` works for every weight kind (signs of the stored values), an
     /// ensemble needs a Bernoulli model.
-    public init(
-        model: NetworkModel, kind: PredictorKind, abstention: AbstentionRule = .never, interleaveDraws: Bool = true
-    ) throws(ModelError) {
+    public init(model: NetworkModel, kind: PredictorKind, abstention: AbstentionRule = .never) throws(ModelError) {
         let draws: [BinaryDraw]
         switch kind {
         case .mode:
@@ -58,31 +56,17 @@ public struct EnsemblePredictor: Sendable {
             }
             draws = BinaryDraw.samples(from: model, count: size, seed: seed)
         }
-        self.init(model: model, draws: draws, abstention: abstention, interleaveDraws: interleaveDraws)
+        self.init(model: model, draws: draws, abstention: abstention)
     }
 
-    /// A predictor over given binary networks.
-    ///
-    /// With `interleaveDraws` (the default) the draws' weight columns are stored interleaved by input (see
-    /// ``ColumnStore``); without, each draw keeps its own. Same results; `bisnn bench network` measures both.
-    /// `sparseLimitOverride` fixes how many active inputs a layer still adds column by column, for every
-    /// layer (benchmarks measure each input-current path with it).
+    /// A predictor over given binary networks. `sparseLimitOverride` fixes how many active inputs a layer
+    /// still adds column by column, for every layer (benchmarks measure each input-current path with it).
     public init(
-        model: NetworkModel, draws: [BinaryDraw], abstention: AbstentionRule = .never, interleaveDraws: Bool = true,
-        sparseLimitOverride: Int? = nil
+        model: NetworkModel, draws: [BinaryDraw], abstention: AbstentionRule = .never, sparseLimitOverride: Int? = nil
     ) {
         precondition(!draws.isEmpty, "a predictor needs at least one draw")
         network = model.network
-        if interleaveDraws {
-            let stores = model.network.layers.indices.map { l in ColumnStore(draws.map { $0.layers[l] }) }
-            networks = draws.indices.map {
-                BinaryNetwork(
-                    model: model, draw: draws[$0], sparseLimitOverride: sparseLimitOverride, columns: stores,
-                    drawIndex: $0)
-            }
-        } else {
-            networks = draws.map { BinaryNetwork(model: model, draw: $0, sparseLimitOverride: sparseLimitOverride) }
-        }
+        networks = draws.map { BinaryNetwork(model: model, draw: $0, sparseLimitOverride: sparseLimitOverride) }
         self.abstention = abstention
     }
 

@@ -71,14 +71,9 @@ struct NetworkBench: ParsableCommand {
             for size in [10, 32] {
                 var ensemble = try EnsemblePredictor(model: net, kind: .ensemble(size: size, seed: 1))
                 if size == 10 { drawRates = hiddenSpikeRates(ensemble, frames) }
-                time("ensemble of \(size), draws interleaved, draw by draw", draws: size, ensemble)
+                time("ensemble of \(size), draw by draw", draws: size, ensemble)
                 ensemble.order = .layerByLayer
-                time("ensemble of \(size), draws interleaved, layer by layer", draws: size, ensemble)
-                ensemble = try EnsemblePredictor(
-                    model: net, kind: .ensemble(size: size, seed: 1), interleaveDraws: false)
-                time("ensemble of \(size), draws apart, draw by draw", draws: size, ensemble)
-                ensemble.order = .layerByLayer
-                time("ensemble of \(size), draws apart, layer by layer", draws: size, ensemble)
+                time("ensemble of \(size), layer by layer", draws: size, ensemble)
             }
         }
         // The float reference (Double, input-space traces, dense products) on the mode's weights.

@@ -89,7 +89,7 @@ import Testing
         for (rows, columns) in [(1, 1), (8, 64), (9, 65), (130, 200), (256, 700)] {
             let matrix = SignMatrix(rows: rows, columns: columns) { _, _ in rng.next() & 1 == 1 }
             let layer = BinaryLayer(
-                weights: matrix, columns: ColumnStore([matrix]), drawIndex: 0, bias: [Double](repeating: 0, count: rows),
+                weights: matrix, bias: [Double](repeating: 0, count: rows),
                 readout: SignMatrix(rows: 2, columns: rows) { _, _ in true }, readoutBias: [1, 1],
                 dynamics: LayerDynamics(alpha: 0.9, beta: 0.8, alphaRefractory: 0.5, scale: 1, readoutScale: 1),
                 sparseLimitOverride: nil)
