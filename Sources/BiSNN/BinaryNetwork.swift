@@ -19,8 +19,6 @@ public struct BinaryNetwork: Sendable {
     /// The network's shape.
     public let network: NetworkDescription
     let layers: [BinaryLayer]
-    /// Lane `i` of entry `byte` is bit `i` of `byte`: turns 8 bits of a counter plane into 8 lanes.
-    let bitTable: [SIMD8<Int16>]
 
     /// The network of `model` with binary weights `draw`.
     public init(model: NetworkModel, draw: BinaryDraw) {
@@ -41,12 +39,6 @@ public struct BinaryNetwork: Sendable {
                 readoutBias: model.layers[l].readoutBias.map(Double.init),
                 dynamics: LayerDynamics(network: model.network, layer: l), sparseLimitOverride: sparseLimitOverride)
         }
-        bitTable = Self.makeBitTable()
-    }
-
-    /// Entry `byte`: lane `i` is bit `i` of `byte`.
-    static func makeBitTable() -> [SIMD8<Int16>] {
-        (0..<256).map { byte in SIMD8<Int16>((0..<8).map { Int16(byte >> $0 & 1) }) }
     }
 
     /// Bytes of packed synaptic weights (rows and columns, all layers) and of the readouts.
@@ -108,14 +100,12 @@ public struct BinaryNetwork: Sendable {
         _ layer: Int, _ state: BinaryNetworkState, active: UnsafeBufferPointer<UInt32>, bits: UnsafeBufferPointer<UInt64>
     ) {
         let s = state.storage.layer(layer)
-        bitTable.withUnsafeBufferPointer { table in
-            let last = layer == layers.count - 1
-            if layer == 0 {
-                layers[0].step(s, active: active, bits: bits, table: table, withReadout: last)
-            } else {
-                let input = state.storage.layer(layer - 1)
-                layers[layer].step(s, active: input.activeInputs, bits: input.inputBits, table: table, withReadout: last)
-            }
+        let last = layer == layers.count - 1
+        if layer == 0 {
+            layers[0].step(s, active: active, bits: bits, withReadout: last)
+        } else {
+            let input = state.storage.layer(layer - 1)
+            layers[layer].step(s, active: input.activeInputs, bits: input.inputBits, withReadout: last)
         }
     }
 }
@@ -145,22 +135,25 @@ struct BinaryLayer: Sendable {
         let dense = weights.rows * weights.wordsPerRow
         let chunks = weights.bytesPerColumn / 32
         var limit = 0
-        while limit < Int(Int16.max) {  // the planes count at most Int16.max columns
+        while limit < Self.maxSparseInputs {
             let k = limit + 1
             if k * chunks * (Int.bitWidth - k.leadingZeroBitCount) * 6 > dense { break }
             limit = k
         }
-        sparseLimit = sparseLimitOverride.map { min($0, Int(Int16.max)) } ?? limit
+        sparseLimit = min(sparseLimitOverride ?? limit, Self.maxSparseInputs)
     }
+
+    /// Most active inputs the sparse path takes: counts are read out of at most 8 planes.
+    static let maxSparseInputs = 255
 
     /// One step: input current, traces, spikes, and with `withReadout` the readout.
     func step(
         _ s: BinaryLayerState, active: UnsafeBufferPointer<UInt32>, bits: UnsafeBufferPointer<UInt64>,
-        table: UnsafeBufferPointer<SIMD8<Int16>>, withReadout: Bool
+        withReadout: Bool
     ) {
         let k = active.count
         if k <= sparseLimit {
-            addColumns(active: active, into: s.current, scratch: s.scratch, table: table)
+            addColumns(active: active, into: s.current, scratch: s.scratch)
         } else {
             popcountRows(bits: bits, activeCount: k, into: s.current)
         }
@@ -228,19 +221,21 @@ struct BinaryLayer: Sendable {
         return count
     }
 
-    /// current = W s for active inputs `active` (at most ``Int16/max``), from the packed columns.
+    /// current = W s for active inputs `active` (at most ``BinaryLayer/maxSparseInputs``), from the packed
+    /// columns.
     ///
     /// Bit-sliced counting: plane `p` holds bit `p` of every output's count of +1 entries so far; adding a
     /// column is a ripple-carry add of its bits through the planes, 256 outputs per SIMD operation, so a
-    /// column of 512 outputs costs about 4 x log2(k) vector operations. At the end each output's count is
-    /// read out of the planes (8 outputs per table lookup and plane) and current = 2 count - k.
+    /// column costs about 2 x log2(k) vector operations a chunk. Counts then come out of the planes 32 at a
+    /// time: in a chunk, bit `i` of byte `b` is output `32 i + b` (``SignMatrix/packedColumns``), so the bits
+    /// `i` of a plane's 32 bytes are bit `p` of 32 consecutive outputs' counts. current = 2 count - k.
     func addColumns(
         active: UnsafeBufferPointer<UInt32>, into current: UnsafeMutableBufferPointer<Int32>,
-        scratch: UnsafeMutableBufferPointer<SIMD4<UInt64>>, table: UnsafeBufferPointer<SIMD8<Int16>>
+        scratch: UnsafeMutableBufferPointer<SIMD4<UInt64>>
     ) {
         let k = active.count
         let chunks = weights.bytesPerColumn / 32
-        let planeCount = Int.bitWidth - k.leadingZeroBitCount  // bits of k: no count exceeds k
+        let planeCount = Int.bitWidth - k.leadingZeroBitCount  // bits of k (at most 8): no count exceeds k
         let planes = scratch.baseAddress!  // planes[p * chunks + chunk]
         for i in 0..<(planeCount * chunks) { planes[i] = .zero }
         weights.packedColumns.withUnsafeBytes { columns in
@@ -259,19 +254,31 @@ struct BinaryLayer: Sendable {
                 }
             }
         }
-        // Read the counts out: output o's count is sum over p of bit o of plane p, shifted by p.
-        let table = table.baseAddress!
-        UnsafeRawPointer(planes).withMemoryRebound(to: UInt8.self, capacity: planeCount * chunks * 32) { bytes in
-            let planeBytes = chunks * 32
-            let kLanes = SIMD8<Int16>(repeating: Int16(truncatingIfNeeded: k))
-            for group in 0..<((weights.rows + 7) / 8) {
-                var count = SIMD8<Int16>.zero
-                for p in 0..<planeCount {
-                    count &+= table[Int(bytes[p * planeBytes + group])] &<< Int16(p)
+        let kLanes = SIMD8<Int32>(repeating: Int32(k))
+        let output = current.baseAddress!
+        withUnsafeTemporaryAllocation(of: SIMD4<UInt64>.self, capacity: 1) { countBuffer in
+            let countBytes = UnsafeRawPointer(countBuffer.baseAddress!)
+            for chunk in 0..<chunks {
+                for i in 0..<8 {
+                    let first = chunk * 256 + i * 32
+                    if first >= weights.rows { break }
+                    // Bit i of every byte of every plane: bit p of the counts of outputs first..<first + 32.
+                    // Masked to bit i, a 64-bit shift by p - i moves each bit inside its own byte.
+                    let bit = SIMD4<UInt64>(repeating: 0x0101_0101_0101_0101 &<< UInt64(i))
+                    var count = SIMD4<UInt64>.zero
+                    for p in 0..<planeCount {
+                        let masked = planes[p * chunks + chunk] & bit
+                        count |= p >= i ? masked &<< UInt64(p - i) : masked &>> UInt64(i - p)
+                    }
+                    countBuffer[0] = count
+                    // current has room for whole runs of 32 (see BinaryNetworkState.Layout).
+                    for part in 0..<4 {
+                        let bytes = countBytes.loadUnaligned(fromByteOffset: part * 8, as: SIMD8<UInt8>.self)
+                        let counts = SIMD8<Int32>(truncatingIfNeeded: bytes)
+                        UnsafeMutableRawPointer(output + first + part * 8).storeBytes(
+                            of: counts &+ counts &- kLanes, as: SIMD8<Int32>.self)
+                    }
                 }
-                // current has room for whole groups of 8 (see BinaryNetworkState.Layout).
-                UnsafeMutableRawPointer(current.baseAddress! + group * 8).storeBytes(
-                    of: SIMD8<Int32>(truncatingIfNeeded: count &+ count &- kLanes), as: SIMD8<Int32>.self)
             }
         }
     }

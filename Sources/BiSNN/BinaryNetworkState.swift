@@ -65,8 +65,8 @@ public struct BinaryNetworkState: Sendable {
             neurons = n
             words = w
             maxSize = sizes.max() ?? 0
-            // Counter planes for the sparse path: up to 16 planes of ceil(maxSize / 256) chunks.
-            scratchGroups = 16 * ((maxSize + 255) / 256)
+            // Counter planes for the sparse path: up to 8 planes of ceil(maxSize / 256) chunks.
+            scratchGroups = 8 * ((maxSize + 255) / 256)
         }
     }
 
@@ -89,7 +89,7 @@ public struct BinaryNetworkState: Sendable {
             words = .allocate(capacity: max(layout.words, 1))
             active = .allocate(capacity: max(layout.neurons, 1))
             counts = .allocate(capacity: max(layout.sizes.count, 1))
-            current = .allocate(capacity: (layout.maxSize + 7) / 8 * 8)  // whole groups of 8
+            current = .allocate(capacity: (layout.maxSize + 31) / 32 * 32)  // whole runs of 32
             scratch = .allocate(capacity: max(layout.scratchGroups, 1))
             zero()
         }

@@ -12,7 +12,9 @@ public struct SignMatrix: Sendable, Hashable {
     public let bytesPerColumn: Int
     /// `rows * wordsPerRow` words: bit `i % 64` of word `r * wordsPerRow + i / 64` is entry (r, i).
     public internal(set) var packedRows: [UInt64]
-    /// `columns * bytesPerColumn` bytes: bit `r % 8` of byte `i * bytesPerColumn + r / 8` is entry (r, i).
+    /// `columns * bytesPerColumn` bytes, 32 bytes (256 rows) a chunk: row `r` of column `i` is bit
+    /// `(r % 256) / 32` of byte `i * bytesPerColumn + 32 (r / 256) + r % 32`. This order lets the engine read
+    /// 32 consecutive rows out of a 32-byte vector with one mask.
     public internal(set) var packedColumns: [UInt8]
 
     /// A `rows x columns` matrix whose entry (r, i) is +1 where `isPositive(r, i)`, else -1.
@@ -26,7 +28,7 @@ public struct SignMatrix: Sendable, Hashable {
         for r in 0..<rows {
             for i in 0..<columns where isPositive(r, i) {
                 packedRows[r * wordsPerRow + i >> 6] |= 1 << UInt64(i & 63)
-                packedColumns[i * bytesPerColumn + r >> 3] |= 1 << UInt8(r & 7)
+                packedColumns[Self.columnByte(row: r, column: i, bytesPerColumn: bytesPerColumn)] |= 1 << UInt8((r & 255) >> 5)
             }
         }
         self.packedRows = packedRows
@@ -43,6 +45,11 @@ public struct SignMatrix: Sendable, Hashable {
     public init(rows: Int, columns: Int, signs: [Int8]) {
         precondition(signs.count == rows * columns, "signs must hold rows x columns entries")
         self.init(rows: rows, columns: columns) { signs[$0 * columns + $1] > 0 }
+    }
+
+    /// Index in ``packedColumns`` of the byte holding entry (row, column).
+    static func columnByte(row r: Int, column i: Int, bytesPerColumn: Int) -> Int {
+        i * bytesPerColumn + (r >> 8) * 32 + (r & 31)
     }
 
     /// Entry (row, column): +1 or -1.

@@ -19,8 +19,11 @@ struct NetworkBench: ParsableCommand {
     @Option(help: "N-MNIST recordings (from nmnist-small/train) whose 1 ms frames are fed.")
     var recordings = 20
 
-    @Option(help: "Mean hidden spike rate the random model's biases are set for (a trained model's is 0.05-0.15).")
+    @Option(help: "Mean hidden spike rate the random model's biases are set for.")
     var hiddenRate = 0.1
+
+    @Option(help: "Write the model measured (the calibrated random one by default) to this file.")
+    var writeModel: String?
 
     @Option(help: "Minimum measuring time per case, in seconds.")
     var seconds = 1.0
@@ -41,8 +44,15 @@ struct NetworkBench: ParsableCommand {
                     input: .nmnist, hiddenSizes: [512, 512], classNames: (0..<10).map(String.init),
                     weightKind: .bernoulli),
                 seed: 1, weightScale: 3, biasScale: 1)
-            net = calibrated(random, frames: try loadFrames(binWidth: 1_000, input: .nmnist), rate: hiddenRate)
+            var calibratedModel = calibrated(random, frames: try loadFrames(binWidth: 1_000, input: .nmnist), rate: hiddenRate)
+            calibratedModel.metadata = ModelMetadata(
+                rule: "untrained",
+                trainedOn: "nothing: lambda uniform in [-3, 3] (seed 1); biases set so the mode's hidden layers spike "
+                    + "at rate \(hiddenRate) on the first \(recordings) recordings of nmnist-small/train",
+                hyperparameters: ["hidden_rate": .number(hiddenRate), "seed": .number(1)])
+            net = calibratedModel
         }
+        if let writeModel { try net.write(to: writeModel) }
         let frames = try loadFrames(binWidth: Int64(net.network.binWidthMicroseconds), input: net.network.input)
         let steps = frames.frameCount
         let activeInputs = Double(frames.activeIndices.count) / Double(steps)
