@@ -129,15 +129,15 @@ struct BinaryLayer: Sendable {
         self.readout = readout
         self.readoutBias = readoutBias
         self.dynamics = dynamics
-        // Cost per step: sparse ~ k x chunks x planes(k) plane updates (plus reading the planes out); dense ~
-        // rows x wordsPerRow popcounts. One plane update costs about 6 popcount words (measured with
-        // `bisnn bench network`; both paths give the same integers, so this only decides speed).
-        let dense = weights.rows * weights.wordsPerRow
+        // Cost per step in vector operations, roughly: sparse ~ 8 a column and chunk to add, 24 a plane and
+        // chunk to read out; dense ~ 3 a row word (and, popcount, add). Both paths give the same integers, so
+        // this only decides speed (`bisnn bench network` measures each path alone).
+        let dense = 3 * weights.rows * weights.wordsPerRow
         let chunks = weights.bytesPerColumn / 32
         var limit = 0
         while limit < Self.maxSparseInputs {
             let k = limit + 1
-            if k * chunks * (Int.bitWidth - k.leadingZeroBitCount) * 6 > dense { break }
+            if 8 * k * chunks + 24 * (Int.bitWidth - k.leadingZeroBitCount) * chunks > dense { break }
             limit = k
         }
         sparseLimit = min(sparseLimitOverride ?? limit, Self.maxSparseInputs)
@@ -224,9 +224,10 @@ struct BinaryLayer: Sendable {
     /// current = W s for active inputs `active` (at most ``BinaryLayer/maxSparseInputs``), from the packed
     /// columns.
     ///
-    /// Bit-sliced counting: plane `p` holds bit `p` of every output's count of +1 entries so far; adding a
-    /// column is a ripple-carry add of its bits through the planes, 256 outputs per SIMD operation, so a
-    /// column costs about 2 x log2(k) vector operations a chunk. Counts then come out of the planes 32 at a
+    /// Bit-sliced counting: plane `p` holds bit `p` of every output's count of +1 entries so far, 256 outputs
+    /// per SIMD operation. Columns go in eight at a time through a tree of carry-save adders (ones, twos and
+    /// fours in registers, about 7 vector operations a column), the rest one at a time by half adders.
+    /// Counts then come out of the planes 32 at a
     /// time: in a chunk, bit `i` of byte `b` is output `32 i + b` (``SignMatrix/packedColumns``), so the bits
     /// `i` of a plane's 32 bytes are bit `p` of 32 consecutive outputs' counts. current = 2 count - k.
     func addColumns(
@@ -237,21 +238,56 @@ struct BinaryLayer: Sendable {
         let chunks = weights.bytesPerColumn / 32
         let planeCount = Int.bitWidth - k.leadingZeroBitCount  // bits of k (at most 8): no count exceeds k
         let planes = scratch.baseAddress!  // planes[p * chunks + chunk]
-        for i in 0..<(planeCount * chunks) { planes[i] = .zero }
+        for i in (3 * chunks)..<max(3 * chunks, planeCount * chunks) { planes[i] = .zero }
+        let stride = weights.bytesPerColumn
         weights.packedColumns.withUnsafeBytes { columns in
             let base = columns.baseAddress!
-            for j in active {
-                let column = base + Int(j) * weights.bytesPerColumn
-                for chunk in 0..<chunks {
-                    var carry = column.loadUnaligned(fromByteOffset: chunk * 32, as: SIMD4<UInt64>.self)
-                    var plane = planes + chunk
-                    for _ in 0..<planeCount {
+            for chunk in 0..<chunks {
+                let offset = chunk * 32
+                @inline(__always) func column(_ i: Int) -> SIMD4<UInt64> {
+                    base.loadUnaligned(fromByteOffset: Int(active[i]) &* stride &+ offset, as: SIMD4<UInt64>.self)
+                }
+                // Planes above fours live in memory; a carry out of fours ripples through them.
+                @inline(__always) func ripple(_ carry: SIMD4<UInt64>) {
+                    var carry = carry
+                    var plane = planes + 3 * chunks + chunk
+                    for _ in 3..<max(3, planeCount) {
                         let next = plane.pointee & carry
                         plane.pointee ^= carry
                         carry = next
                         plane += chunks
                     }
                 }
+                var ones = SIMD4<UInt64>.zero, twos = ones, fours = ones
+                var i = 0
+                // Eight columns at a time through a tree of carry-save adders (Harley and Seal).
+                while i + 8 <= k {
+                    var twosA = ones, twosB = ones, foursA = ones, foursB = ones, eights = ones
+                    (ones, twosA) = Self.carrySave(ones, column(i), column(i + 1))
+                    (ones, twosB) = Self.carrySave(ones, column(i + 2), column(i + 3))
+                    (twos, foursA) = Self.carrySave(twos, twosA, twosB)
+                    (ones, twosA) = Self.carrySave(ones, column(i + 4), column(i + 5))
+                    (ones, twosB) = Self.carrySave(ones, column(i + 6), column(i + 7))
+                    (twos, foursB) = Self.carrySave(twos, twosA, twosB)
+                    (fours, eights) = Self.carrySave(fours, foursA, foursB)
+                    ripple(eights)
+                    i += 8
+                }
+                // The rest one at a time, by half adders.
+                while i < k {
+                    var carry = column(i)
+                    var next = ones & carry
+                    ones ^= carry
+                    carry = next
+                    next = twos & carry
+                    twos ^= carry
+                    carry = next
+                    next = fours & carry
+                    fours ^= carry
+                    ripple(next)
+                    i += 1
+                }
+                (planes[chunk], planes[chunks + chunk], planes[2 * chunks + chunk]) = (ones, twos, fours)
             }
         }
         let kLanes = SIMD8<Int32>(repeating: Int32(k))
@@ -281,6 +317,15 @@ struct BinaryLayer: Sendable {
                 }
             }
         }
+    }
+
+    /// A full adder on every bit: `a + b + c = sum + 2 carry`.
+    @inline(__always)
+    static func carrySave(
+        _ a: SIMD4<UInt64>, _ b: SIMD4<UInt64>, _ c: SIMD4<UInt64>
+    ) -> (sum: SIMD4<UInt64>, carry: SIMD4<UInt64>) {
+        let u = a ^ b
+        return (u ^ c, (a & b) | (u & c))
     }
 
     /// current = W s from packed rows: 2 popcount(s AND W+) - popcount(s).
