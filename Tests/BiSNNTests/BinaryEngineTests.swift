@@ -88,17 +88,13 @@ import Testing
         var rng = SplitMix64(state: 5)
         for (rows, columns) in [(1, 1), (8, 64), (9, 65), (130, 200), (256, 700), (300, 260)] {
             let matrix = SignMatrix(rows: rows, columns: columns) { _, _ in rng.next() & 1 == 1 }
-            let layer = BinaryLayer(
-                weights: matrix, bias: [Double](repeating: 0, count: rows),
-                readout: SignMatrix(rows: 2, columns: rows) { _, _ in true }, readoutBias: [1, 1],
-                dynamics: LayerDynamics(alpha: 0.9, beta: 0.8, alphaRefractory: 0.5, scale: 1, readoutScale: 1),
-                sparseLimitOverride: nil)
+            let layer = DenseBinarySynapses(weights: matrix)
             for density in [0.0, 0.01, 0.2, 1.0] {
                 let frame = Self.randomFrame(inputs: columns, density: density, rng: &rng)
                 var sparse = [Int32](repeating: 0, count: (rows + 31) / 32 * 32)
                 var dense = [Int32](repeating: 7, count: (rows + 31) / 32 * 32)
                 var scratch = [SIMD4<UInt64>](repeating: .zero, count: 8 * matrix.bytesPerColumn / 32)
-                let limited = Array(frame.active.prefix(BinaryLayer.maxSparseInputs))
+                let limited = Array(frame.active.prefix(DenseBinarySynapses.maxSparseInputs))
                 limited.withUnsafeBufferPointer { a in
                     sparse.withUnsafeMutableBufferPointer { c in
                         scratch.withUnsafeMutableBufferPointer { s in layer.addColumns(active: a, into: c, scratch: s) }
