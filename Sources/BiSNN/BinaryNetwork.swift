@@ -59,11 +59,7 @@ public struct BinaryNetwork: Sendable {
     /// Advances every layer by one time step on frame `frame` of `batch`.
     public func step(_ state: inout BinaryNetworkState, frame: Int, of batch: SpikeFrameBatch) {
         precondition(batch.inputCount == network.inputCount, "frame size differs from the network's input")
-        batch.active(of: frame).withUnsafeBufferPointer { active in
-            batch.bits(of: frame).withUnsafeBufferPointer { bits in
-                step(&state, active: active, bits: bits)
-            }
-        }
+        batch.withFrame(frame) { active, bits in step(&state, active: active, bits: bits) }
     }
 
     /// Advances every layer by one time step on one input frame, given both as its ascending active indices

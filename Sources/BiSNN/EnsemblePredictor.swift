@@ -81,11 +81,7 @@ public struct EnsemblePredictor: Sendable {
     /// Advances every draw of `stream` by one time step on frame `frame` of `batch`.
     public func step(_ stream: inout EnsembleStream, frame: Int, of batch: SpikeFrameBatch) {
         precondition(batch.inputCount == network.inputCount, "frame size differs from the network's input")
-        batch.active(of: frame).withUnsafeBufferPointer { active in
-            batch.bits(of: frame).withUnsafeBufferPointer { bits in
-                step(&stream, active: active, bits: bits)
-            }
-        }
+        batch.withFrame(frame) { active, bits in step(&stream, active: active, bits: bits) }
     }
 
     /// Advances every draw of `stream` by one time step on one frame (ascending active indices and the same

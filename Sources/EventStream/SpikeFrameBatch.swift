@@ -92,6 +92,17 @@ public struct SpikeFrameBatch: Sendable {
         return activeStorage[(frame == 0 ? 0 : headers[frame - 1].activeEnd)..<headers[frame].activeEnd]
     }
 
+    /// Calls `body` with frame `frame`'s active indices (ascending) and its bit-packed inputs, both zero-based
+    /// buffers over the batch's storage: the two views a binary network steps on.
+    @inlinable
+    public func withFrame<R>(
+        _ frame: Int, _ body: (UnsafeBufferPointer<UInt32>, UnsafeBufferPointer<UInt64>) throws -> R
+    ) rethrows -> R {
+        try active(of: frame).withUnsafeBufferPointer { active in
+            try bits(of: frame).withUnsafeBufferPointer { bits in try body(active, bits) }
+        }
+    }
+
     /// Frame `frame`'s per-input counts (``inputCount`` values); count frames only.
     @inlinable
     public func counts(of frame: Int) -> ArraySlice<UInt16> {

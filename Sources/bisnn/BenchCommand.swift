@@ -17,19 +17,13 @@ struct EventsBench: ParsableCommand {
         commandName: "events",
         abstract: "Decode throughput per format and decode+bin throughput, in million events per second.")
 
-    @Option(help: "The shared data folder.")
-    var data = "../shared/data"
-
-    @Option(help: "Minimum measuring time per case, in seconds.")
-    var seconds = 1.0
-
-    @Flag(help: "Print one JSON object per case instead of a table.")
-    var json = false
+    @OptionGroup var options: BenchOptions
+    var data: String { options.data }
+    var seconds: Double { options.seconds }
+    var json: Bool { options.json }
 
     func run() throws {
-        #if DEBUG
-        FileHandle.standardError.write(Data("warning: debug build; build with -c release for meaningful numbers\n".utf8))
-        #endif
+        warnIfDebugBuild()
         var results: [BenchResult] = []
         for file in try FileManager.default.contentsOfDirectory(atPath: data + "/formats").sorted()
         where !file.hasSuffix(".json") {
@@ -126,6 +120,25 @@ struct EventsBench: ParsableCommand {
         try FileManager.default.contentsOfDirectory(atPath: folder).sorted().filter { $0.hasSuffix(".bin") }
             .map { try EventFileReader.readBytes(folder + "/" + $0) }
     }
+}
+
+/// Options every `bisnn bench` subcommand takes.
+struct BenchOptions: ParsableArguments {
+    @Option(help: "The shared data folder.")
+    var data = "../shared/data"
+
+    @Option(help: "Minimum measuring time per case, in seconds.")
+    var seconds = 1.0
+
+    @Flag(help: "Print JSON instead of a table.")
+    var json = false
+}
+
+/// Speed measured in a debug build means little: say so.
+func warnIfDebugBuild() {
+    #if DEBUG
+    FileHandle.standardError.write(Data("warning: debug build; build with -c release for meaningful numbers\n".utf8))
+    #endif
 }
 
 /// One measured case.

@@ -10,8 +10,10 @@ struct NetworkBench: ParsableCommand {
         commandName: "network",
         abstract: "Time per step of the binary engine (mode, ensembles of 10 and 32) against the float reference.")
 
-    @Option(help: "The shared data folder.")
-    var data = "../shared/data"
+    @OptionGroup var options: BenchOptions
+    var data: String { options.data }
+    var seconds: Double { options.seconds }
+    var json: Bool { options.json }
 
     @Option(help: "A model file to measure; default: a random Bernoulli MLP 2x34x34 -> 512 -> 512 -> 10.")
     var model: String?
@@ -25,16 +27,8 @@ struct NetworkBench: ParsableCommand {
     @Option(help: "Write the model measured (the calibrated random one by default) to this file.")
     var writeModel: String?
 
-    @Option(help: "Minimum measuring time per case, in seconds.")
-    var seconds = 1.0
-
-    @Flag(help: "Print one JSON object instead of a table.")
-    var json = false
-
     func run() throws {
-        #if DEBUG
-        FileHandle.standardError.write(Data("warning: debug build; build with -c release for meaningful numbers\n".utf8))
-        #endif
+        warnIfDebugBuild()
         let net: NetworkModel
         if let model {
             net = try NetworkModel.load(from: model)
