@@ -63,11 +63,12 @@ public struct BinaryNetwork: Sendable {
     }
 
     /// Advances every layer by one time step on one input frame, given both as its ascending active indices
-    /// and bit-packed (``SpikeFrameBatch``'s layout); both must describe the same frame.
+    /// and bit-packed (``SpikeFrameBatch``'s layout); both must describe the same frame. An index outside the
+    /// input stops the program rather than read outside the weights.
     public func step(
         _ state: inout BinaryNetworkState, active: UnsafeBufferPointer<UInt32>, bits: UnsafeBufferPointer<UInt64>
     ) {
-        precondition(bits.count >= (network.inputCount + 63) / 64, "bits must hold the whole frame")
+        checkFrame(active: active, bits: bits)
         state.makeUnique()
         for l in layers.indices { stepUniqueLayer(l, state, active: active, bits: bits) }
         state.steps += 1
@@ -80,9 +81,18 @@ public struct BinaryNetwork: Sendable {
         _ layer: Int, _ state: inout BinaryNetworkState, active: UnsafeBufferPointer<UInt32>,
         bits: UnsafeBufferPointer<UInt64>
     ) {
-        precondition(bits.count >= (network.inputCount + 63) / 64, "bits must hold the whole frame")
+        if layer == 0 { checkFrame(active: active, bits: bits) }
         state.makeUnique()
         stepUniqueLayer(layer, state, active: active, bits: bits)
+    }
+
+    /// The frame's views fit the input: enough words, at most one index per input, every index inside.
+    func checkFrame(active: UnsafeBufferPointer<UInt32>, bits: UnsafeBufferPointer<UInt64>) {
+        precondition(bits.count >= (network.inputCount + 63) / 64, "bits must hold the whole frame")
+        precondition(active.count <= network.inputCount, "more active inputs than inputs")
+        var largest: UInt32 = 0
+        for i in active { largest = max(largest, i) }
+        precondition(active.isEmpty || Int(largest) < network.inputCount, "active input index outside the frame")
     }
 
     /// ``stepLayer(_:_:active:bits:)`` on a state whose storage is already unique.

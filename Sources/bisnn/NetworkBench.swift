@@ -71,9 +71,15 @@ struct NetworkBench: ParsableCommand {
         mode = EnsemblePredictor(model: net, draws: [BinaryDraw.mode(of: net)], sparseLimitOverride: Int(Int16.max))
         time("mode, column path only", draws: 1, mode)
         var drawRates: [Double] = []
+        var buildSeconds: [String: Double] = [:]
         if net.network.weightKind == .bernoulli {
             for size in [10, 32] {
+                let clock = ContinuousClock()
+                let start = clock.now
                 var ensemble = try EnsemblePredictor(model: net, kind: .ensemble(size: size, seed: 1))
+                let took = start.duration(to: clock.now)
+                buildSeconds["ensemble of \(size)"] =
+                    Double(took.components.seconds) + Double(took.components.attoseconds) * 1e-18
                 if size == 10 { drawRates = hiddenSpikeRates(ensemble, frames) }
                 time("ensemble of \(size), draw by draw", draws: size, ensemble)
                 ensemble.order = .layerByLayer
@@ -103,7 +109,7 @@ struct NetworkBench: ParsableCommand {
             packedWeightBytesPerDraw: (0..<net.network.layers.count).reduce(0) { total, l in
                 total + net.network.layers[l].size * ((net.network.inputCount(ofLayer: l) + 63) / 64) * 8
             },
-            engineBytesPerDraw: mode.networks[0].packedByteCount, cases: cases)
+            engineBytesPerDraw: mode.networks[0].packedByteCount, buildSeconds: buildSeconds, cases: cases)
         report.print(json: json)
     }
 
@@ -181,6 +187,8 @@ struct NetworkBenchReport: Encodable {
     var float32WeightBytes: Int
     var packedWeightBytesPerDraw: Int
     var engineBytesPerDraw: Int
+    /// Seconds to draw and pack each ensemble (what loading a model costs).
+    var buildSeconds: [String: Double]
     var cases: [NetworkBenchCase]
 
     func print(json: Bool) {
@@ -200,6 +208,8 @@ struct NetworkBenchReport: Encodable {
                            weights, Double(float32WeightBytes) / 1e6, Double(packedWeightBytesPerDraw) / 1e6,
                            Double(float32WeightBytes) / Double(packedWeightBytesPerDraw),
                            Double(engineBytesPerDraw) / 1e6))
+        Swift.print("drawing and packing: " + buildSeconds.sorted { $0.key < $1.key }
+            .map { String(format: "%@ %.2f s", $0.key, $0.value) }.joined(separator: ", "))
         for c in cases {
             let realTime = Double(binWidthMicroseconds) / c.microsecondsPerStep
             Swift.print(String(format: "%10.2f us/step  %7.1fx real time  %7.1fx faster than float  %@",

@@ -135,4 +135,18 @@ import Testing
         #expect(copy.steps == 30)
         #expect(first.contains { !$0.isEmpty })
     }
+
+    @Test func anIndexOutsideTheFrameStopsRatherThanReadsOutOfBounds() async {
+        await #expect(processExitsWith: .failure) {
+            let net = NetworkDescription.mlp(
+                input: InputGeometry(channels: 1, height: 2, width: 2), hiddenSizes: [3], classNames: ["a", "b"],
+                weightKind: .sign)
+            let model = NetworkModel.random(network: net, seed: 1)
+            let engine = BinaryNetwork(model: model, draw: .mode(of: model))
+            var state = engine.makeState()
+            let active: [UInt32] = [1, 4]  // 4 is past the 4 inputs
+            let bits: [UInt64] = [0b10010]
+            active.withUnsafeBufferPointer { a in bits.withUnsafeBufferPointer { b in engine.step(&state, active: a, bits: b) } }
+        }
+    }
 }
