@@ -3,7 +3,8 @@ import PackageDescription
 
 // Floors, every arrow pointing down (see ../shared/ARCHITECTURE.md):
 //   4  bisnn, bisnnd                 thin executables
-//   3  BiSNNService, BiSNNTraining   (later issues)
+//   3  BiSNNTraining                 datasets, learning rules, calibration metrics
+//      BiSNNService                  (later issue)
 //   2  BiSNN                         network, binary engine, ensembles, model files
 //   1  EventStream                   events, decoders/writers, spike-frame binner, simulator
 
@@ -21,6 +22,7 @@ let package = Package(
     products: [
         .library(name: "EventStream", targets: ["EventStream"]),
         .library(name: "BiSNN", targets: ["BiSNN"]),
+        .library(name: "BiSNNTraining", targets: ["BiSNNTraining"]),
         .executable(name: "bisnn", targets: ["bisnn"]),
         .executable(name: "bisnnd", targets: ["bisnnd"]),
     ],
@@ -31,15 +33,20 @@ let package = Package(
         .systemLibrary(name: "CLZ4", path: "Sources/CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         .systemLibrary(name: "CZstd", path: "Sources/CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(
+            name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .target(name: "EventStream", dependencies: ["CLZ4", "CZstd", "CZlib"]),
         .target(name: "BiSNN", dependencies: ["EventStream"], swiftSettings: hotPathSettings),
+        .target(
+            name: "BiSNNTraining", dependencies: ["BiSNN", "EventStream", "COpenBLAS"], swiftSettings: hotPathSettings),
         .executableTarget(
             name: "bisnn",
-            dependencies: ["EventStream", "BiSNN", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["EventStream", "BiSNN", "BiSNNTraining", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "bisnnd", dependencies: ["EventStream"]),
         .testTarget(name: "EventStreamTests", dependencies: ["EventStream"]),
         .testTarget(name: "BiSNNTests", dependencies: ["BiSNN", "EventStream"]),
+        .testTarget(name: "BiSNNTrainingTests", dependencies: ["BiSNNTraining", "BiSNN", "EventStream"]),
     ],
     swiftLanguageModes: [.v6]
 )
