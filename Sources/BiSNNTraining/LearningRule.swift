@@ -1,0 +1,182 @@
+import BiSNN
+import EventStream
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The three learning rules of BISNN.md section 3.
+public enum LearningRule: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Full precision: real weights, plain SGD.
+    case fp
+    /// ST-BiSNN: latent real weights, their signs forward, the gradient at the signs passed straight through.
+    case st
+    /// Bayes-BiSNN: natural parameters lambda of a Bernoulli posterior, a relaxed (Gumbel-softmax) sample
+    /// forward at every step, the natural-parameter update.
+    case bayes
+
+    /// The weight kind of the model a rule trains.
+    public var weightKind: WeightKind {
+        switch self {
+        case .fp: .real
+        case .st: .sign
+        case .bayes: .bernoulli
+        }
+    }
+}
+
+/// Hyperparameters of the learning rules.
+public struct RuleHyperparameters: Sendable, Hashable, Codable {
+    /// eta: step size of the weight (or lambda) update.
+    public var learningRate: Float
+    /// Step size of the bias update (plain SGD for every rule; biases are real thresholds).
+    public var biasLearningRate: Float
+    /// tau of the relaxed sample (Bayes).
+    public var temperature: Float
+    /// rho: weight of the prior (Bayes), about 1 / training-set size.
+    public var priorWeight: Float
+    /// |lambda| at initialisation, with random signs (Bayes).
+    public var initialLambda: Float
+
+    /// Hyperparameters; defaults per rule come from ``defaults(for:)``.
+    public init(learningRate: Float, biasLearningRate: Float, temperature: Float = 1, priorWeight: Float = 0,
+                initialLambda: Float = 0) {
+        self.learningRate = learningRate
+        self.biasLearningRate = biasLearningRate
+        self.temperature = temperature
+        self.priorWeight = priorWeight
+        self.initialLambda = initialLambda
+    }
+
+    /// Starting points: the reference code's values where they transfer (BISNN.md section 3 and 6).
+    public static func defaults(for rule: LearningRule, trainingSamples: Int) -> RuleHyperparameters {
+        switch rule {
+        case .fp: RuleHyperparameters(learningRate: 1, biasLearningRate: 1)
+        case .st: RuleHyperparameters(learningRate: 500, biasLearningRate: 1)
+        case .bayes:
+            RuleHyperparameters(
+                learningRate: 150, biasLearningRate: 1, temperature: 1,
+                priorWeight: 1 / Float(max(trainingSamples, 1)), initialLambda: 5)
+        }
+    }
+}
+
+/// What a rule learns and how it updates it: the real weights (fp), latent weights (st) or lambda (bayes)
+/// of every layer, and the forward weights it writes into a ``BatchedNetwork`` before each step.
+public struct RuleState: Sendable {
+    /// The rule.
+    public let rule: LearningRule
+    /// Its hyperparameters.
+    public var hyperparameters: RuleHyperparameters
+    /// Per layer: real weights (fp), latent weights (st) or lambda (bayes), `[outputs x inputs]`.
+    public internal(set) var parameters: [[Float]]
+    var generator: Xoshiro256StarStar
+
+    /// The rule's state starting from `model`'s stored weights (as real, latent or lambda values).
+    public init(rule: LearningRule, hyperparameters: RuleHyperparameters, model: NetworkModel, seed: UInt64) {
+        self.rule = rule
+        self.hyperparameters = hyperparameters
+        parameters = model.layers.map(\.weights)
+        generator = Xoshiro256StarStar(seed: seed)
+    }
+
+    /// Writes the weights the next step computes with: the real weights, the signs of the latent weights,
+    /// or a fresh relaxed sample `tanh((lambda + delta) / tau)`, `delta = 0.5 log(eps / (1 - eps))`, one sample
+    /// shared by the whole batch.
+    public mutating func writeForwardWeights(into network: inout BatchedNetwork) {
+        for l in parameters.indices {
+            switch rule {
+            case .fp:
+                network.weights[l] = parameters[l]
+            case .st:
+                let latent = parameters[l]
+                network.weights[l].withUnsafeMutableBufferPointer { w in
+                    for i in latent.indices { w[i] = latent[i] >= 0 ? 1 : -1 }
+                }
+            case .bayes:
+                let lambda = parameters[l]
+                let tau = hyperparameters.temperature
+                network.weights[l].withUnsafeMutableBufferPointer { w in
+                    for i in lambda.indices {
+                        // eps in (0, 1): 24 random bits, centred in their cell.
+                        let eps = (Float(generator.next() >> 40) + 0.5) * 0x1p-24
+                        let delta = 0.5 * logf(eps / (1 - eps))
+                        w[i] = tanhf((lambda[i] + delta) / tau)
+                    }
+                }
+            }
+        }
+    }
+
+    /// One optimiser step from the gradients `network` computed at the forward weights.
+    public mutating func update(from network: BatchedNetwork) {
+        let h = hyperparameters
+        for l in parameters.indices {
+            let g = network.weightGradients[l]
+            switch rule {
+            case .fp, .st:
+                // w_r <- w_r - eta dL/dw (for st the gradient was taken at the signs).
+                parameters[l].withUnsafeMutableBufferPointer { w in
+                    for i in g.indices { w[i] -= h.learningRate * g[i] }
+                }
+            case .bayes:
+                // s = (1 - w^2) / (tau (1 - tanh(lambda)^2)); lambda <- (1 - eta rho) lambda - eta (s g - rho lambda0).
+                let w = network.weights[l]
+                let decay = 1 - h.learningRate * h.priorWeight
+                parameters[l].withUnsafeMutableBufferPointer { lambda in
+                    for i in g.indices {
+                        let t = tanhf(lambda[i])
+                        let s = (1 - w[i] * w[i] + 1e-10) / (h.temperature * (1 - t * t) + 1e-10)
+                        lambda[i] = decay * lambda[i] - h.learningRate * s * g[i]
+                    }
+                }
+            }
+        }
+    }
+
+    /// Plain SGD on the biases (every rule).
+    public func updateBiases(of network: inout BatchedNetwork) {
+        for l in network.biases.indices {
+            let g = network.biasGradients[l]
+            let eta = hyperparameters.biasLearningRate
+            network.biases[l].withUnsafeMutableBufferPointer { b in
+                for i in g.indices { b[i] -= eta * g[i] }
+            }
+        }
+    }
+
+    /// Whether every learned value is finite (training stops otherwise, keeping the last good checkpoint).
+    public var isFinite: Bool { parameters.allSatisfy { $0.allSatisfy(\.isFinite) } }
+
+    /// `base` with this state's parameters and `biases`, as a model of the rule's weight kind.
+    public func model(from base: NetworkModel, biases: [[Float]]) -> NetworkModel {
+        var model = base
+        model.network.weightKind = rule.weightKind
+        for l in model.layers.indices {
+            model.layers[l].weights = parameters[l]
+            model.layers[l].bias = biases[l]
+        }
+        return model
+    }
+
+    /// Initial weights for `rule` on `network`: fp and st uniform in +-1/sqrt(fan-in) scaled to the dynamics'
+    /// range (here +-1, since c already divides by sqrt(fan-in)); bayes lambda = +-initialLambda with random
+    /// signs. Biases uniform in +-1, readouts random +-1, from `seed`.
+    public static func initialModel(
+        network: NetworkDescription, rule: LearningRule, hyperparameters: RuleHyperparameters, seed: UInt64
+    ) -> NetworkModel {
+        var description = network
+        description.weightKind = rule.weightKind
+        var model = NetworkModel.random(network: description, seed: seed, weightScale: 1, biasScale: 1)
+        if rule == .bayes {
+            for l in model.layers.indices {
+                model.layers[l].weights = model.layers[l].weights.map {
+                    $0 >= 0 ? hyperparameters.initialLambda : -hyperparameters.initialLambda
+                }
+            }
+        }
+        return model
+    }
+}
