@@ -156,17 +156,7 @@ public struct LabelledDataset: Sendable {
                 i += workers
             }
         }
-        // One thread per extra worker (libdispatch's concurrentPerform may stay on one thread on a busy machine).
-        let group = DispatchGroup()
-        for worker in 1..<workers {
-            group.enter()
-            Thread {
-                work(worker)
-                group.leave()
-            }.start()
-        }
-        work(0)
-        group.wait()
+        runParallel(workers: workers, work)
         let all = results.withLock { $0 }
         let stop = firstFailure.withLock { $0 }
         return stop == .max ? all.map { $0! } : [all[stop]!]

@@ -63,8 +63,10 @@ public struct EpochReport: Sendable, Hashable, Codable {
 /// Trains a network online (BISNN.md section 3): per mini-batch, state from zero, a burn-in without learning,
 /// then at every step the forward pass, each layer's local loss and gradient, and one update.
 public struct Trainer: Sendable {
-    /// The options.
-    public let options: TrainingOptions
+    /// The options (the learning rate may be changed between epochs).
+    public var options: TrainingOptions {
+        didSet { rule.hyperparameters = options.hyperparameters }
+    }
     /// The network the batch steps through (forward weights, biases).
     public private(set) var network: BatchedNetwork
     /// What the rule learns.
@@ -74,10 +76,12 @@ public struct Trainer: Sendable {
     /// Epochs done.
     public private(set) var epochsDone = 0
 
-    /// A trainer starting from `model` (its weights as the rule's parameters).
-    public init(model: NetworkModel, options: TrainingOptions) {
+    /// A trainer starting from `model` (its weights as the rule's parameters), `epochsDone` epochs in (a
+    /// resumed run: epoch `n` shuffles and samples the same way whether or not the run was resumed).
+    public init(model: NetworkModel, options: TrainingOptions, epochsDone: Int = 0) {
         precondition(options.batchSize > 0 && options.steps > model.network.burnInSteps, "bad batch size or steps")
         self.options = options
+        self.epochsDone = epochsDone
         base = model
         network = BatchedNetwork(model: model, batch: options.batchSize)
         rule = RuleState(rule: options.rule, hyperparameters: options.hyperparameters, model: model, seed: options.seed)
@@ -96,7 +100,10 @@ public struct Trainer: Sendable {
         let start = clock.now
         let batch = options.batchSize
         var order = Array(samples.indices)
-        var shuffler = Xoshiro256StarStar(seed: options.seed &+ UInt64(epochsDone + 1) &* 0x9E37_79B9_7F4A_7C15)
+        let epochSeed = options.seed &+ UInt64(epochsDone + 1) &* 0x9E37_79B9_7F4A_7C15
+        var shuffler = Xoshiro256StarStar(seed: epochSeed)
+        rule.generator = Xoshiro256StarStar(seed: ~epochSeed)
+        rule.writeForwardWeights(into: &network)
         for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, shuffler.nextInt(below: i + 1)) }
         let batches = order.count / batch
         let inputs = network.network.inputCount

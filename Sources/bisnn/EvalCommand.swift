@@ -1,0 +1,128 @@
+import ArgumentParser
+import BiSNN
+import BiSNNTraining
+import EventStream
+import Foundation
+
+/// `bisnn eval`: accuracy and calibration of a model on a labelled folder.
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Accuracy, NLL, Brier, ECE, per-class accuracy and confusion of a model on a labelled folder.")
+
+    @Option(help: "The model file (.safetensors).")
+    var model: String
+
+    @Option(help: "A folder with labels.csv and recordings.")
+    var data: String
+
+    @Option(help: "mode (sign of the stored values; float weights for a real model) or ensemble.")
+    var predictor: PredictorName = .mode
+
+    @Option(help: "Draws of the ensemble (1-64).")
+    var samples = 10
+
+    @Option(help: "Seed of the ensemble's draws.")
+    var seed: UInt64 = 1
+
+    @Option(help: "Which part of the folder: all, or the train or validation part of the split training uses.")
+    var split: SplitPart = .all
+
+    @Option(help: "Validation fraction of the split (as given to bisnn train).")
+    var validationFraction = 0.2
+
+    @Option(help: "Seed of the split (as given to bisnn train).")
+    var splitSeed: UInt64 = 1
+
+    @Option(help: "Sensor width for recordings without one.")
+    var width: Int?
+
+    @Option(help: "Sensor height for recordings without one.")
+    var height: Int?
+
+    @Option(help: "Threads.")
+    var jobs = 2
+
+    @Flag(help: "Print one JSON object.")
+    var json = false
+
+    @Option(help: "Write a reliability diagram (SVG) here.")
+    var diagram: String?
+
+    @Option(help: "Write one JSON line per recording here.")
+    var predictions: String?
+
+    enum PredictorName: String, ExpressibleByArgument, CaseIterable { case mode, ensemble }
+    enum SplitPart: String, ExpressibleByArgument, CaseIterable { case all, train, validation }
+
+    func run() throws {
+        let network = try NetworkModel.load(from: model)
+        var dataset = try LabelledDataset.load(
+            folder: data, classNames: network.network.classNames, width: width, height: height, jobs: jobs)
+        if split != .all {
+            let parts = dataset.stratifiedSplit(validationFraction: validationFraction, seed: splitSeed)
+            dataset = split == .train ? parts.train : parts.validation
+        }
+        guard dataset.count > 0 else { throw ValidationError("\(data): no recording in the \(split.rawValue) part") }
+        let choice: EvaluationPredictor = predictor == .mode ? .mode : .ensemble(size: samples, seed: seed)
+        let decisions = try ModelEvaluator.decisions(model: network, dataset: dataset, predictor: choice, jobs: jobs)
+        let labels = dataset.recordings.map(\.label)
+        let report = CalibrationReport(decisions: decisions, labels: labels, classCount: network.network.classCount)
+        let title = "\(URL(fileURLWithPath: model).lastPathComponent), \(predictor == .mode ? "mode" : "ensemble of \(samples)")"
+        if let diagram {
+            try ReliabilityDiagram.svg(bins: report.reliability, title: title, ece: report.ece15)
+                .write(toFile: diagram, atomically: true, encoding: .utf8)
+        }
+        if let predictions {
+            var lines = ""
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            for (recording, decision) in zip(dataset.recordings, decisions) {
+                let line = PredictionLine(
+                    file: recording.file, label: recording.label, predicted: decision.predictedClass,
+                    confidence: decision.confidence, probabilities: decision.probabilities,
+                    mutualInformation: decision.mutualInformation)
+                lines += String(decoding: try encoder.encode(line), as: UTF8.self) + "\n"
+            }
+            try lines.write(toFile: predictions, atomically: true, encoding: .utf8)
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        } else {
+            print(text(report, title: title, classNames: network.network.classNames))
+        }
+    }
+
+    func text(_ r: CalibrationReport, title: String, classNames: [String]) -> String {
+        var lines = [
+            "\(title) on \(data) (\(split.rawValue), \(r.n) recordings)",
+            String(format: "accuracy %.4f  nll %.4f  brier %.4f  ece-15 %.4f  ece-20 %.4f  mean confidence %.4f",
+                   r.accuracy, r.nll, r.brier, r.ece15, r.ece20, r.meanConfidence),
+            "mutual information: right " + (r.meanMutualInformationCorrect.map { String(format: "%.4f", $0) } ?? "-")
+                + ", wrong " + (r.meanMutualInformationWrong.map { String(format: "%.4f", $0) } ?? "-"),
+            "per class: " + classNames.indices.map { c in
+                "\(classNames[c]) " + (r.perClassAccuracy[c].map { String(format: "%.2f", $0) } ?? "-")
+            }.joined(separator: ", "),
+            "confusion (rows true, columns predicted):",
+        ]
+        for row in r.confusion { lines.append("  " + row.map { String(format: "%4d", $0) }.joined(separator: " ")) }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// One line of `--predictions`.
+struct PredictionLine: Encodable {
+    var file: String
+    var label: Int
+    var predicted: Int
+    var confidence: Double
+    var probabilities: [Double]
+    var mutualInformation: Double
+
+    enum CodingKeys: String, CodingKey {
+        case file, label, predicted, confidence, probabilities
+        case mutualInformation = "mutual_information"
+    }
+}
