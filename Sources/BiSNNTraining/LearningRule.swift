@@ -72,6 +72,10 @@ public struct RuleState: Sendable {
     public var hyperparameters: RuleHyperparameters
     /// Per layer: real weights (fp), latent weights (st) or lambda (bayes), `[outputs x inputs]`.
     public internal(set) var parameters: [[Float]]
+    /// Bayes: e^(2 lambda) per weight, kept in step with lambda (the relaxed sample and tanh(lambda) both
+    /// come from it).
+    var expTwoLambda: [[Float]] = []
+    var uniforms: [Float] = []
     var generator: Xoshiro256StarStar
 
     /// The rule's state starting from `model`'s stored weights (as real, latent or lambda values).
@@ -80,6 +84,7 @@ public struct RuleState: Sendable {
         self.hyperparameters = hyperparameters
         parameters = model.layers.map(\.weights)
         generator = Xoshiro256StarStar(seed: seed)
+        if rule == .bayes { expTwoLambda = parameters.map { $0.map { fastExp(2 * $0) } } }
     }
 
     /// Writes the weights the next step computes with: the real weights, the signs of the latent weights,
@@ -96,18 +101,54 @@ public struct RuleState: Sendable {
                     for i in latent.indices { w[i] = latent[i] >= 0 ? 1 : -1 }
                 }
             case .bayes:
-                let lambda = parameters[l]
                 let tau = hyperparameters.temperature
+                let count = parameters[l].count
+                if uniforms.count < count { uniforms = [Float](repeating: 0, count: count) }
+                // eps in (0, 1): 24 random bits each, two from one 64-bit draw, centred in their cell.
+                uniforms.withUnsafeMutableBufferPointer { u in
+                    var i = 0
+                    while i < count {
+                        let bits = generator.next()
+                        u[i] = (Float(bits & 0xFF_FFFF) + 0.5) * 0x1p-24
+                        if i + 1 < count { u[i + 1] = (Float((bits >> 32) & 0xFF_FFFF) + 0.5) * 0x1p-24 }
+                        i += 2
+                    }
+                }
+                let eps = UnsafeBufferPointer(start: uniforms.withUnsafeBufferPointer { $0.baseAddress! }, count: count)
+                let lambda = parameters[l]
+                let e = expTwoLambda[l]
                 network.weights[l].withUnsafeMutableBufferPointer { w in
-                    for i in lambda.indices {
-                        // eps in (0, 1): 24 random bits, centred in their cell.
-                        let eps = (Float(generator.next() >> 40) + 0.5) * 0x1p-24
-                        let delta = 0.5 * logf(eps / (1 - eps))
-                        w[i] = tanhf((lambda[i] + delta) / tau)
+                    let out = SendablePointer(w.baseAddress!)
+                    lambda.withUnsafeBufferPointer { lambda in
+                        e.withUnsafeBufferPointer { e in
+                            let (lp, ep, up) = (SendablePointer(lambda.baseAddress!), SendablePointer(e.baseAddress!), SendablePointer(eps.baseAddress!))
+                            runParallel(workers: 2) { half in
+                                for i in Self.range(half: half, of: count) {
+                                    out[i] = Self.relaxedSample(lambda: lp[i], expTwoLambda: ep[i], eps: up[i], tau: tau)
+                                }
+                            }
+                        }
                     }
                 }
             }
         }
+    }
+
+    /// Half `half` (0 or 1) of `0..<count`: the two threads of the element-wise loops.
+    static func range(half: Int, of count: Int) -> Range<Int> {
+        half == 0 ? 0..<(count / 2) : (count / 2)..<count
+    }
+
+    /// The relaxed sample `tanh((lambda + delta) / tau)`, `delta = 0.5 log(eps / (1 - eps))`. For tau = 1 it is
+    /// `(E eps - (1 - eps)) / (E eps + (1 - eps))` with `E = e^(2 lambda)`: no logarithm, no tanh.
+    @inline(__always)
+    static func relaxedSample(lambda: Float, expTwoLambda: Float, eps: Float, tau: Float) -> Float {
+        if tau == 1 {
+            let a = expTwoLambda * eps
+            let b = 1 - eps
+            return (a - b) / (a + b)
+        }
+        return tanhf((lambda + 0.5 * logf(eps / (1 - eps))) / tau)
     }
 
     /// One optimiser step from the gradients `network` computed at the forward weights.
@@ -122,14 +163,27 @@ public struct RuleState: Sendable {
                     for i in g.indices { w[i] -= h.learningRate * g[i] }
                 }
             case .bayes:
-                // s = (1 - w^2) / (tau (1 - tanh(lambda)^2)); lambda <- (1 - eta rho) lambda - eta (s g - rho lambda0).
-                let w = network.weights[l]
+                // s = (1 - w^2) / (tau (1 - tanh(lambda)^2)); lambda <- (1 - eta rho) lambda - eta (s g - rho lambda0),
+                // tanh(lambda) = (E - 1) / (E + 1) with E = e^(2 lambda); then E follows the new lambda.
                 let decay = 1 - h.learningRate * h.priorWeight
-                parameters[l].withUnsafeMutableBufferPointer { lambda in
-                    for i in g.indices {
-                        let t = tanhf(lambda[i])
-                        let s = (1 - w[i] * w[i] + 1e-10) / (h.temperature * (1 - t * t) + 1e-10)
-                        lambda[i] = decay * lambda[i] - h.learningRate * s * g[i]
+                let (eta, tau) = (h.learningRate, h.temperature)
+                network.weights[l].withUnsafeBufferPointer { w in
+                    g.withUnsafeBufferPointer { g in
+                        parameters[l].withUnsafeMutableBufferPointer { lambda in
+                            expTwoLambda[l].withUnsafeMutableBufferPointer { e in
+                                let (wp, gp) = (SendablePointer(w.baseAddress!), SendablePointer(g.baseAddress!))
+                                let (lp, ep) = (SendablePointer(lambda.baseAddress!), SendablePointer(e.baseAddress!))
+                                let count = g.count
+                                runParallel(workers: 2) { half in
+                                    for i in Self.range(half: half, of: count) {
+                                        let t = (ep[i] - 1) / (ep[i] + 1)
+                                        let s = (1 - wp[i] * wp[i] + 1e-10) / (tau * (1 - t * t) + 1e-10)
+                                        lp[i] = decay * lp[i] - eta * s * gp[i]
+                                        ep[i] = fastExp(2 * lp[i])
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
             }
@@ -178,5 +232,16 @@ public struct RuleState: Sendable {
             }
         }
         return model
+    }
+}
+
+/// A pointer handed to the threads of ``runParallel(workers:_:)``, each touching its own indices.
+struct SendablePointer<T>: @unchecked Sendable {
+    let base: UnsafeMutablePointer<T>
+    init(_ base: UnsafeMutablePointer<T>) { self.base = base }
+    init(_ base: UnsafePointer<T>) { self.base = UnsafeMutablePointer(mutating: base) }
+    subscript(i: Int) -> T {
+        get { base[i] }
+        nonmutating set { base[i] = newValue }
     }
 }

@@ -43,7 +43,8 @@ import Testing
         var reports: [EpochReport] = []
         for _ in 0..<4 { reports.append(trainer.trainEpoch(data)) }
         #expect(reports.last!.trainingAccuracy > 0.9, "\(rule): \(reports.map(\.trainingAccuracy))")
-        #expect(reports.last!.meanLoss < reports.first!.meanLoss, "\(rule): \(reports.map(\.meanLoss))")
+        // Chance for two classes is a loss of ln 2 = 0.693 a layer.
+        #expect(reports.last!.meanLoss < 0.6 * 0.693, "\(rule): \(reports.map(\.meanLoss))")
         #expect(trainer.rule.isFinite)
         let trained = trainer.model
         #expect(trained.network.weightKind == rule.weightKind)
