@@ -50,15 +50,20 @@ public struct RuleHyperparameters: Sendable, Hashable, Codable {
         self.initialLambda = initialLambda
     }
 
-    /// Starting points: the reference code's values where they transfer (BISNN.md section 3 and 6).
-    public static func defaults(for rule: LearningRule, trainingSamples: Int) -> RuleHyperparameters {
+    /// Starting points, measured on N-MNIST (one epoch, 800 recordings). The reference code's values do not
+    /// transfer: our gradient carries c = 1/sqrt(fan-in) (st learns with 5, stays at chance with 500), and the
+    /// prior acts at every update, that is every time step after burn-in, so rho is 1 / (samples x updates a
+    /// sample); with rho = 1/samples the prior pulls lambda to 0 within an epoch and nothing is learned.
+    public static func defaults(
+        for rule: LearningRule, trainingSamples: Int, updatesPerSample: Int = 270
+    ) -> RuleHyperparameters {
         switch rule {
         case .fp: RuleHyperparameters(learningRate: 1, biasLearningRate: 1)
-        case .st: RuleHyperparameters(learningRate: 500, biasLearningRate: 1)
+        case .st: RuleHyperparameters(learningRate: 5, biasLearningRate: 1)
         case .bayes:
             RuleHyperparameters(
-                learningRate: 150, biasLearningRate: 1, temperature: 1,
-                priorWeight: 1 / Float(max(trainingSamples, 1)), initialLambda: 5)
+                learningRate: 5, biasLearningRate: 1, temperature: 1,
+                priorWeight: 1 / Float(max(trainingSamples, 1) * max(updatesPerSample, 1)), initialLambda: 2)
         }
     }
 }

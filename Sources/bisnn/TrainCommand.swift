@@ -46,7 +46,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Mini-batch size.")
     var batch = 32
 
-    @Option(help: "Learning rate eta (default per rule: fp 1, st 500, bayes 150).")
+    @Option(help: "Learning rate eta (default per rule: fp 1, st 5, bayes 5).")
     var lr: Float?
 
     @Option(help: "Bias learning rate.")
@@ -58,10 +58,10 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Bayes: temperature tau of the relaxed sample.")
     var tau: Float?
 
-    @Option(help: "Bayes: prior weight rho (default 1 / training samples).")
+    @Option(help: "Bayes: prior weight rho (default 1 / (training samples x updates a sample)).")
     var rho: Float?
 
-    @Option(help: "Bayes: initial |lambda|.")
+    @Option(help: "Bayes: initial |lambda| (default 2).")
     var lambda0: Float?
 
     @Option(help: "Augmentation: largest random shift in pixels.")
@@ -108,7 +108,8 @@ struct TrainCommand: ParsableCommand {
         guard train.count >= batch else {
             throw ValidationError("\(data): \(train.count) training recordings, fewer than one batch of \(batch)")
         }
-        var hyper = RuleHyperparameters.defaults(for: rule, trainingSamples: train.count)
+        var hyper = RuleHyperparameters.defaults(
+            for: rule, trainingSamples: train.count, updatesPerSample: steps - burnIn)
         if let lr { hyper.learningRate = lr }
         if let biasLr { hyper.biasLearningRate = biasLr }
         if let tau { hyper.temperature = tau }
