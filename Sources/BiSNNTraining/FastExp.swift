@@ -1,5 +1,5 @@
 /// e^x in Float from basic operations only (range reduction to 2^n 2^f, a degree-6 polynomial for 2^f), with
-/// no branch, so loops over it vectorise. Relative error below 2e-7 for |x| < 87; clamped outside.
+/// no branch and no trapping conversion, so loops over it vectorise. Relative error below 2e-7 for |x| < 87; clamped outside.
 /// Training's hot loops use it (the Bayes rule needs one exponential per weight per step); ``exactExp`` is
 /// the plain reference the tests compare it with.
 @inline(__always)
@@ -16,6 +16,8 @@ func fastExp(_ x: Float) -> Float {
     p = p * f + 0.5
     p = p * f + 1
     p = p * f + 1
-    let scale = Float(bitPattern: UInt32(bitPattern: Int32(n) + 127) << 23)
+    // 2^n without a trapping conversion: n + 1.5 * 2^23 holds n in its low mantissa bits.
+    let shifted = (n + 12_582_912).bitPattern &- 0x4B40_0000
+    let scale = Float(bitPattern: (shifted &+ 127) &<< 23)
     return p * scale
 }
