@@ -52,6 +52,9 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Write one JSON line per recording here.")
     var predictions: String?
 
+    @Option(help: "Classes never seen in training, comma-separated: AUROC of mutual information and of low confidence.")
+    var unseenClasses: String?
+
     enum PredictorName: String, ExpressibleByArgument, CaseIterable { case mode, ensemble }
     enum SplitPart: String, ExpressibleByArgument, CaseIterable { case all, train, validation }
 
@@ -86,13 +89,41 @@ struct EvalCommand: ParsableCommand {
             }
             try lines.write(toFile: predictions, atomically: true, encoding: .utf8)
         }
+        let unseen = try unseenSeparation(decisions: decisions, labels: labels)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            var object = try JSONSerialization.jsonObject(with: try encoder.encode(report)) as! [String: Any]
+            if let unseen {
+                object["auroc_mutual_information"] = unseen.mutualInformation
+                object["auroc_confidence"] = unseen.confidence
+            }
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
         } else {
             print(text(report, title: title, classNames: network.network.classNames))
+            if let unseen {
+                print(String(format: "unseen classes %@: AUROC of mutual information %.4f, of 1 - confidence %.4f",
+                             unseenClasses ?? "", unseen.mutualInformation, unseen.confidence))
+            }
         }
+    }
+
+    /// With `--unseen-classes`: how well mutual information, and low confidence, rank the recordings of unseen
+    /// classes above the others (AUROC; 0.5 is chance).
+    func unseenSeparation(decisions: [Decision], labels: [Int]) throws -> (mutualInformation: Double, confidence: Double)? {
+        guard let unseenClasses else { return nil }
+        let unseen = Set(unseenClasses.split(separator: ",").compactMap { Int($0) })
+        let isUnseen = labels.map { unseen.contains($0) }
+        guard isUnseen.contains(true), isUnseen.contains(false) else {
+            throw ValidationError("--unseen-classes \(unseenClasses): the data needs recordings of both seen and unseen classes")
+        }
+        let mi = zip(decisions, isUnseen)
+        let confidence = zip(decisions, isUnseen)
+        return (
+            AUROC.area(positives: mi.filter(\.1).map(\.0.mutualInformation), negatives: mi.filter { !$0.1 }.map(\.0.mutualInformation)),
+            AUROC.area(positives: confidence.filter(\.1).map { 1 - $0.0.confidence },
+                       negatives: confidence.filter { !$0.1 }.map { 1 - $0.0.confidence }))
     }
 
     func text(_ r: CalibrationReport, title: String, classNames: [String]) -> String {
