@@ -119,17 +119,19 @@ public struct RuleState: Sendable {
                         i += 2
                     }
                 }
-                let eps = UnsafeBufferPointer(start: uniforms.withUnsafeBufferPointer { $0.baseAddress! }, count: count)
                 let lambda = parameters[l]
                 let e = expTwoLambda[l]
                 network.weights[l].withUnsafeMutableBufferPointer { w in
-                    let out = SendablePointer(w.baseAddress!)
                     lambda.withUnsafeBufferPointer { lambda in
                         e.withUnsafeBufferPointer { e in
-                            let (lp, ep, up) = (SendablePointer(lambda.baseAddress!), SendablePointer(e.baseAddress!), SendablePointer(eps.baseAddress!))
-                            runParallel(workers: 2) { half in
-                                for i in Self.range(half: half, of: count) {
-                                    out[i] = Self.relaxedSample(lambda: lp[i], expTwoLambda: ep[i], eps: up[i], tau: tau)
+                            uniforms.withUnsafeBufferPointer { eps in
+                                let out = SendablePointer(w.baseAddress!)
+                                let (lp, ep) = (SendablePointer(lambda.baseAddress!), SendablePointer(e.baseAddress!))
+                                let up = SendablePointer(eps.baseAddress!)
+                                runParallel(workers: 2) { half in
+                                    for i in Self.range(half: half, of: count) {
+                                        out[i] = Self.relaxedSample(lambda: lp[i], expTwoLambda: ep[i], eps: up[i], tau: tau)
+                                    }
                                 }
                             }
                         }

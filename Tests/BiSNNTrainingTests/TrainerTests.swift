@@ -50,4 +50,31 @@ import Testing
         #expect(trained.network.weightKind == rule.weightKind)
         #expect((try? trained.validate()) != nil)
     }
+
+    @Test(arguments: LearningRule.allCases)
+    func sameSeedSameModelAndResumingChangesNothing(rule: LearningRule) {
+        let network = NetworkDescription.mlp(
+            input: InputGeometry(channels: 1, height: 4, width: 8), hiddenSizes: [16], classNames: ["left", "right"],
+            burnInSteps: 5, weightKind: rule.weightKind)
+        var hyper = RuleHyperparameters.defaults(for: rule, trainingSamples: 32)
+        hyper.initialLambda = 2
+        let options = TrainingOptions(rule: rule, hyperparameters: hyper, batchSize: 8, steps: 20, seed: 7)
+        let start = RuleState.initialModel(network: network, rule: rule, hyperparameters: hyper, seed: 3)
+        let data = Self.samples(count: 32, steps: 20, seed: 5)
+        func twoEpochs() -> NetworkModel {
+            var trainer = Trainer(model: start, options: options)
+            _ = trainer.trainEpoch(data)
+            _ = trainer.trainEpoch(data)
+            return trainer.model
+        }
+        let first = twoEpochs()
+        #expect(twoEpochs() == first)
+        // Stop after one epoch, keep only the model (a checkpoint), and go on from it.
+        var trainer = Trainer(model: start, options: options)
+        _ = trainer.trainEpoch(data)
+        var resumed = Trainer(model: trainer.model, options: options, epochsDone: 1)
+        _ = resumed.trainEpoch(data)
+        #expect(resumed.model == first)
+        #expect(first != start)
+    }
 }
