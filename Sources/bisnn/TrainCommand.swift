@@ -28,6 +28,15 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Only these classes, comma-separated indices (e.g. 0,1,2,3,4,5,6,7); others are left out.")
     var onlyClasses: String?
 
+    @Option(help: "The model's input, CxHxW (2 channels: ON and OFF apart); larger sensors are downsampled and cropped.")
+    var input = "2x34x34"
+
+    @Option(help: "Sensor width for recordings without one (e.g. 128 for DVS128 Gesture).")
+    var width: Int?
+
+    @Option(help: "Sensor height for recordings without one.")
+    var height: Int?
+
     @Option(help: "Hidden layer sizes, comma-separated.")
     var hidden = "512,512"
 
@@ -93,12 +102,13 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         let classNames = classes.split(separator: ",").map(String.init)
-        var train = try LabelledDataset.load(folder: data, classNames: classNames, jobs: jobs)
+        var train = try LabelledDataset.load(folder: data, classNames: classNames, width: width, height: height, jobs: jobs)
         let parts = train.stratifiedSplit(validationFraction: validationFraction, seed: splitSeed)
         train = parts.train
         var validation = parts.validation
         for folder in extra {
-            train = train.merged(with: try LabelledDataset.load(folder: folder, classNames: classNames, jobs: jobs))
+            train = train.merged(with: try LabelledDataset.load(
+                folder: folder, classNames: classNames, width: width, height: height, jobs: jobs))
         }
         if let onlyClasses {
             let keep = Set(onlyClasses.split(separator: ",").compactMap { Int($0) })
@@ -116,8 +126,10 @@ struct TrainCommand: ParsableCommand {
         if let rho { hyper.priorWeight = rho }
         if let lambda0 { hyper.initialLambda = lambda0 }
         let sizes = hidden.split(separator: ",").compactMap { Int($0) }
+        let shape = input.split(separator: "x").compactMap { Int($0) }
+        guard shape.count == 3 else { throw ValidationError("--input \(input): expected CxHxW, e.g. 2x34x34") }
         let description = NetworkDescription.mlp(
-            input: .nmnist, hiddenSizes: sizes, classNames: classNames, binWidthMicroseconds: binWidth,
+            input: InputGeometry(channels: shape[0], height: shape[1], width: shape[2]), hiddenSizes: sizes, classNames: classNames, binWidthMicroseconds: binWidth,
             burnInSteps: burnIn, weightKind: rule.weightKind)
         try description.validate()
         let checkpointPath = checkpoint ?? out + ".checkpoint.safetensors"
