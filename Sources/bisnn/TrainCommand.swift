@@ -94,7 +94,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Checkpoint written after every epoch (default: OUT.checkpoint.safetensors).")
     var checkpoint: String?
 
-    @Flag(help: "Continue from the checkpoint.")
+    @Flag(help: "Continue from the checkpoint (give the same options as the first run).")
     var resume = false
 
     @Option(help: "Threads for loading and validation.")
