@@ -1,4 +1,5 @@
 import BiSNN
+import EventStream
 
 #if canImport(Glibc)
 import Glibc
@@ -40,6 +41,7 @@ public struct BatchedNetwork: Sendable {
     /// Per layer, the bias gradient of the last ``computeGradients(labels:)``.
     public private(set) var biasGradients: [[Float]]
     var scratch: [Float] = []
+    var frameInput: [Float] = []
 
     struct LayerConstants: Sendable {
         let alpha, beta, alphaRefractory, scale, readoutScale: Float
@@ -89,6 +91,22 @@ public struct BatchedNetwork: Sendable {
 
     /// Layer `layer`'s spikes of the last step (0 or 1), `[batch x outputs]`.
     public func spikes(ofLayer layer: Int) -> [Float] { spikes[layer] }
+
+    /// Advances every layer one time step on frame `t` of each sample's frames (sample `b` is `frames[b]`; past
+    /// its last frame, or past `frames.count`, a sample sees an empty frame).
+    public mutating func step(frames: [SpikeFrameBatch], at t: Int) {
+        precondition(frames.count <= batch, "more samples than the batch holds")
+        let inputs = network.inputCount
+        if frameInput.count != batch * inputs {
+            frameInput = [Float](repeating: 0, count: batch * inputs)
+        } else {
+            frameInput.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+        }
+        for (b, f) in frames.enumerated() where t < f.frameCount {
+            for i in f.active(of: t) { frameInput[b * inputs + Int(i)] = 1 }
+        }
+        step(input: frameInput)
+    }
 
     /// Advances every layer one time step on `input`, `[batch x inputCount]` of 0 or 1.
     public mutating func step(input: [Float]) {

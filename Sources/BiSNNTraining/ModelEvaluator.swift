@@ -56,11 +56,9 @@ public enum ModelEvaluator {
     static func floatDecisions(model: NetworkModel, frames: [SpikeFrameBatch]) -> [Decision] {
         let batch = min(32, max(frames.count, 1))
         var network = BatchedNetwork(model: model, batch: batch)
-        let inputs = model.network.inputCount
         let classes = model.network.classCount
         let last = model.network.layers.count - 1
         var decisions: [Decision] = []
-        var input = [Float](repeating: 0, count: batch * inputs)
         for start in stride(from: 0, to: frames.count, by: batch) {
             let members = Array(frames[start..<min(start + batch, frames.count)])
             let steps = members.map(\.frameCount).max() ?? 0
@@ -68,11 +66,7 @@ public enum ModelEvaluator {
             var sums = [[Double]](repeating: [Double](repeating: 0, count: classes), count: members.count)
             var counted = [Int](repeating: 0, count: members.count)
             for t in 0..<steps {
-                input.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
-                for (b, f) in members.enumerated() where t < f.frameCount {
-                    for i in f.active(of: t) { input[b * inputs + Int(i)] = 1 }
-                }
-                network.step(input: input)
+                network.step(frames: members, at: t)
                 for b in members.indices where t < members[b].frameCount && t >= model.network.burnInSteps {
                     let logits = network.readouts[last][(b * classes)..<((b + 1) * classes)].map(Double.init)
                     var p: [Double] = []

@@ -106,22 +106,17 @@ public struct Trainer: Sendable {
         rule.writeForwardWeights(into: &network)
         for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, shuffler.nextInt(below: i + 1)) }
         let batches = order.count / batch
-        let inputs = network.network.inputCount
         let classes = network.network.classCount
         let last = network.network.layers.count - 1
-        var input = [Float](repeating: 0, count: batch * inputs)
         var lossSum = 0.0, lossCount = 0, correct = 0
         for n in 0..<batches {
             let members = order[(n * batch)..<((n + 1) * batch)].map { samples[$0] }
             let labels = members.map(\.label)
+            let frames = members.map(\.frames)
             network.reset()
             var evidence = [Double](repeating: 0, count: batch * classes)
             for t in 0..<options.steps {
-                input.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
-                for (b, sample) in members.enumerated() where t < sample.frames.frameCount {
-                    for i in sample.frames.active(of: t) { input[b * inputs + Int(i)] = 1 }
-                }
-                network.step(input: input)
+                network.step(frames: frames, at: t)
                 guard t >= network.network.burnInSteps else { continue }
                 let losses = network.computeGradients(labels: labels)
                 lossSum += Double(losses.reduce(0, +)) / Double(losses.count)

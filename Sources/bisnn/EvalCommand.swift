@@ -13,8 +13,9 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "The model file (.safetensors).")
     var model: String
 
-    @Option(help: "A folder with labels.csv and recordings.")
-    var data: String
+    @OptionGroup var source: DatasetOptions
+    var data: String { source.data }
+    var jobs: Int { source.jobs }
 
     @Option(help: "mode (sign of the stored values; float weights for a real model) or ensemble.")
     var predictor: PredictorName = .mode
@@ -27,21 +28,6 @@ struct EvalCommand: ParsableCommand {
 
     @Option(help: "Which part of the folder: all, or the train or validation part of the split training uses.")
     var split: SplitPart = .all
-
-    @Option(help: "Validation fraction of the split (as given to bisnn train).")
-    var validationFraction = 0.2
-
-    @Option(help: "Seed of the split (as given to bisnn train).")
-    var splitSeed: UInt64 = 1
-
-    @Option(help: "Sensor width for recordings without one.")
-    var width: Int?
-
-    @Option(help: "Sensor height for recordings without one.")
-    var height: Int?
-
-    @Option(help: "Threads.")
-    var jobs = 2
 
     @Flag(help: "Print one JSON object.")
     var json = false
@@ -60,10 +46,9 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         let network = try NetworkModel.load(from: model)
-        var dataset = try LabelledDataset.load(
-            folder: data, classNames: network.network.classNames, width: width, height: height, jobs: jobs)
+        var dataset = try source.load(classNames: network.network.classNames)
         if split != .all {
-            let parts = dataset.stratifiedSplit(validationFraction: validationFraction, seed: splitSeed)
+            let parts = source.split(dataset)
             dataset = split == .train ? parts.train : parts.validation
         }
         guard dataset.count > 0 else { throw ValidationError("\(data): no recording in the \(split.rawValue) part") }

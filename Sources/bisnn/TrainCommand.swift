@@ -13,8 +13,11 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "fp (full precision), st (ST-BiSNN) or bayes (Bayes-BiSNN).")
     var rule: LearningRule
 
-    @Option(help: "A folder with labels.csv and recordings; the validation split is carved out of it.")
-    var data: String
+    @OptionGroup var source: DatasetOptions
+    var data: String { source.data }
+    var jobs: Int { source.jobs }
+    var validationFraction: Double { source.validationFraction }
+    var splitSeed: UInt64 { source.splitSeed }
 
     @Option(help: "More training folders (not split), e.g. simulated recordings.")
     var extra: [String] = []
@@ -30,12 +33,6 @@ struct TrainCommand: ParsableCommand {
 
     @Option(help: "The model's input, CxHxW (2 channels: ON and OFF apart); larger sensors are downsampled and cropped.")
     var input = "2x34x34"
-
-    @Option(help: "Sensor width for recordings without one (e.g. 128 for DVS128 Gesture).")
-    var width: Int?
-
-    @Option(help: "Sensor height for recordings without one.")
-    var height: Int?
 
     @Option(help: "Hidden layer sizes, comma-separated.")
     var hidden = "512,512"
@@ -82,12 +79,6 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Augmentation: time jitter in microseconds.")
     var jitter: Int64 = 0
 
-    @Option(help: "Validation fraction.")
-    var validationFraction = 0.2
-
-    @Option(help: "Seed of the split.")
-    var splitSeed: UInt64 = 1
-
     @Option(help: "Seed of initialisation, shuffling and sampling.")
     var seed: UInt64 = 1
 
@@ -97,18 +88,14 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Continue from the checkpoint (give the same options as the first run).")
     var resume = false
 
-    @Option(help: "Threads for loading and validation.")
-    var jobs = 2
-
     func run() throws {
         let classNames = classes.split(separator: ",").map(String.init)
-        var train = try LabelledDataset.load(folder: data, classNames: classNames, width: width, height: height, jobs: jobs)
-        let parts = train.stratifiedSplit(validationFraction: validationFraction, seed: splitSeed)
+        var train = try source.load(classNames: classNames)
+        let parts = source.split(train)
         train = parts.train
         var validation = parts.validation
         for folder in extra {
-            train = train.merged(with: try LabelledDataset.load(
-                folder: folder, classNames: classNames, width: width, height: height, jobs: jobs))
+            train = train.merged(with: try source.load(folder, classNames: classNames))
         }
         if let onlyClasses {
             let keep = Set(onlyClasses.split(separator: ",").compactMap { Int($0) })
@@ -129,8 +116,8 @@ struct TrainCommand: ParsableCommand {
         let shape = input.split(separator: "x").compactMap { Int($0) }
         guard shape.count == 3 else { throw ValidationError("--input \(input): expected CxHxW, e.g. 2x34x34") }
         let description = NetworkDescription.mlp(
-            input: InputGeometry(channels: shape[0], height: shape[1], width: shape[2]), hiddenSizes: sizes, classNames: classNames, binWidthMicroseconds: binWidth,
-            burnInSteps: burnIn, weightKind: rule.weightKind)
+            input: InputGeometry(channels: shape[0], height: shape[1], width: shape[2]), hiddenSizes: sizes,
+            classNames: classNames, binWidthMicroseconds: binWidth, burnInSteps: burnIn, weightKind: rule.weightKind)
         try description.validate()
         let checkpointPath = checkpoint ?? out + ".checkpoint.safetensors"
         var start = RuleState.initialModel(network: description, rule: rule, hyperparameters: hyper, seed: seed)
