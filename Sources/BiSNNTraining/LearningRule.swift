@@ -147,7 +147,9 @@ public struct RuleState: Sendable {
     }
 
     /// The relaxed sample `tanh((lambda + delta) / tau)`, `delta = 0.5 log(eps / (1 - eps))`. For tau = 1 it is
-    /// `(E eps - (1 - eps)) / (E eps + (1 - eps))` with `E = e^(2 lambda)`: no logarithm, no tanh.
+    /// `(E eps - (1 - eps)) / (E eps + (1 - eps))` with `E = e^(2 lambda)`: no logarithm, no tanh. Otherwise
+    /// `(z - 1) / (z + 1)` with `z = e^((2 lambda + log eps - log(1 - eps)) / tau)` from ``fastLog`` and
+    /// ``fastExp`` (z clamps at e^87, so a tiny tau gives exact signs).
     @inline(__always)
     static func relaxedSample(lambda: Float, expTwoLambda: Float, eps: Float, tau: Float) -> Float {
         if tau == 1 {
@@ -155,7 +157,8 @@ public struct RuleState: Sendable {
             let b = 1 - eps
             return (a - b) / (a + b)
         }
-        return tanhf((lambda + 0.5 * logf(eps / (1 - eps))) / tau)
+        let z = fastExp((2 * lambda + fastLog(eps) - fastLog(1 - eps)) / tau)
+        return (z - 1) / (z + 1)
     }
 
     /// One optimiser step from the gradients `network` computed at the forward weights.

@@ -27,8 +27,26 @@ import Glibc
                 #expect(abs(fast - definition) < 1e-5, "lambda \(lambda) eps \(eps): \(fast) vs \(definition)")
             }
         }
-        // Another temperature goes through the definition itself.
-        let tempered = RuleState.relaxedSample(lambda: 1, expTwoLambda: expf(2), eps: 0.25, tau: 0.5)
-        #expect(abs(tempered - tanhf((1 + 0.5 * logf(0.25 / 0.75)) / 0.5)) < 1e-6)
+        // Other temperatures, down to hard signs.
+        for tau: Float in [0.5, 0.1, 1e-10] {
+            for lambda: Float in [-6, -0.2, 0, 0.3, 2] {
+                for eps: Float in [0x1p-24, 0.01, 0.3, 0.5, 0.77, 0.999] {
+                    let fast = RuleState.relaxedSample(lambda: lambda, expTwoLambda: expf(2 * lambda), eps: eps, tau: tau)
+                    let definition = tanhf((lambda + 0.5 * logf(eps / (1 - eps))) / tau)
+                    #expect(abs(fast - definition) < 2e-5, "tau \(tau) lambda \(lambda) eps \(eps): \(fast) vs \(definition)")
+                }
+            }
+        }
+    }
+
+    @Test func fastLogMatchesLog() {
+        var worst: Float = 0
+        var x: Float = 0x1p-25
+        while x < 4 {
+            worst = max(worst, abs(fastLog(x) - logf(x)))
+            x *= 1.000_37
+        }
+        #expect(worst < 2e-6, "worst absolute error \(worst)")
+        #expect(fastLog(1) == 0)
     }
 }
