@@ -1,4 +1,2 @@
-import EventStream
-
-// The service arrives with the ZeroMQ issue; until then bisnnd only reports its version.
-print("bisnnd \(BisnnVersion.current)")
+// bisnnd: the inference daemon. The command line is BisnndCommand; the service itself lives in BiSNNService.
+BisnndCommand.main()
