@@ -65,7 +65,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "bisnn",
-            dependencies: ["EventStream", "BiSNN", "BiSNNTraining", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["EventStream", "BiSNN", "BiSNNTraining", "BiSNNService", "ZeroMQ", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "bisnnd", dependencies: ["BiSNNService", "BiSNN", "EventStream", .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "EventStreamTests", dependencies: ["EventStream"]),
@@ -74,7 +74,10 @@ let package = Package(
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(
             name: "BiSNNServiceTests",
-            dependencies: ["BiSNNService", "BiSNN", "EventStream", "ZeroMQ", .product(name: "Logging", package: "swift-log")]),
+            dependencies: [
+                "BiSNNService", "BiSNN", "BiSNNTraining", "EventStream", "ZeroMQ",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

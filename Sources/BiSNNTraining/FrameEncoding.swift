@@ -2,7 +2,8 @@ import BiSNN
 import EventStream
 
 extension LabelledDataset {
-    /// How a recording from a `sensor` is binned into the input frames of `network`.
+    /// How a recording from a `sensor` is binned into the input frames of `network`: BiSNN's
+    /// ``SensorMapping`` rule with everything automatic.
     ///
     /// - Bins are `network.binWidthMicroseconds` wide; frames are binary, without filters.
     /// - `network.input.channels` 2 splits the polarities (OFF in channel 0, ON in channel 1), 1 merges them.
@@ -14,42 +15,17 @@ extension LabelledDataset {
     ///   from the centred 256x256 pixels.
     ///
     /// - Throws: ``DatasetError/Code/incompatibleInput`` when the sensor is smaller than the input in either
-    ///   direction, the input has other than 1 or 2 channels, or the result is not a valid configuration.
+    ///   direction, the input has other than 1 or 2 channels, or the result is not a valid configuration; the
+    ///   message names the sensor and the input and says why.
     public static func frameConfiguration(
         for network: NetworkDescription, sensor: SensorGeometry
     ) throws(DatasetError) -> SpikeFrameConfiguration {
-        let input = network.input
-        let polarity: SpikeFrameConfiguration.PolarityChannels
-        switch input.channels {
-        case 2: polarity = .split
-        case 1: polarity = .merged
-        default:
-            throw DatasetError(
-                .incompatibleInput,
-                "a \(sensor) sensor cannot feed a \(input) input: \(input.channels) channels, "
-                    + "1 (merged polarity) or 2 (split) are supported")
-        }
-        guard input.width >= 1, input.height >= 1, sensor.width >= input.width, sensor.height >= input.height else {
-            throw DatasetError(
-                .incompatibleInput,
-                "a \(sensor) sensor cannot feed a \(input) input: the sensor is smaller than the input")
-        }
-        let factor = min(sensor.width / input.width, sensor.height / input.height)
-        let used = (width: factor * input.width, height: factor * input.height)
-        let crop = used == (sensor.width, sensor.height)
-            ? nil
-            : PixelRectangle(
-                x: (sensor.width - used.width) / 2, y: (sensor.height - used.height) / 2, width: used.width,
-                height: used.height)
-        let configuration = SpikeFrameConfiguration(
-            sensor: sensor, binWidth: Int64(network.binWidthMicroseconds), crop: crop, downsample: factor,
-            polarity: polarity)
         do {
-            try configuration.validate()
+            return try SensorMapping(sensor: sensor).frameConfiguration(for: network)
         } catch {
-            throw DatasetError(.incompatibleInput, "a \(sensor) sensor cannot feed a \(input) input: \(error)")
+            throw DatasetError(
+                .incompatibleInput, "a \(sensor) sensor cannot feed a \(network.input) input: \(error.reason)")
         }
-        return configuration
     }
 
     /// The spike frames of one recording, as a network steps through them.
