@@ -158,7 +158,8 @@ public struct ServiceConfiguration: Sendable, Hashable {
         /// `sensor.downsample`: sensor pixels per input pixel in each direction (0: the largest factor whose
         /// downsampled crop still covers the model's input).
         public var downsample = 0
-        /// `sensor.queue_frames`: spike frames buffered per sensor before the oldest are shed.
+        /// `sensor.queue_frames`: most spike frames binned per sensor before they are stepped through the networks
+        /// (``SensorPipeline`` bins a message's events in slices of at most this many bins; no frame is shed).
         public var queueFrames = 1000
     }
 

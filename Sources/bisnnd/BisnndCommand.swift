@@ -4,9 +4,14 @@ import EventStream
 import Foundation
 import Logging
 
-/// `bisnnd [--config PATH] [--check-config] [--version]`: loads and checks the configuration and the model;
-/// any configuration error ends the process with status 78 (EX_CONFIG), which the systemd units do not restart.
-struct BisnndCommand: ParsableCommand {
+/// bisnnd, the inference daemon (the service itself lives in BiSNNService).
+///
+/// `bisnnd [--config PATH] [--check-config] [--version]`: loads and checks the configuration and the model, then
+/// serves (``ServiceDaemon``) until SIGTERM or SIGINT. Exit status: 0 after a graceful stop, 78 (EX_CONFIG) for
+/// any configuration error (the systemd units do not restart it), 69 (EX_UNAVAILABLE) when a socket cannot be
+/// bound, 1 when the service fails while running.
+@main
+struct BisnndCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bisnnd",
         abstract: "Event-camera inference service: binary spiking network ensembles over ZeroMQ.",
@@ -23,7 +28,7 @@ struct BisnndCommand: ParsableCommand {
     @Flag(name: .customLong("check-config"), help: "Check the configuration and load the model, print a one-line summary or the error, and exit 0 or 78.")
     var checkConfig = false
 
-    func run() throws {
+    func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         let loaded: LoadedServiceConfiguration
         do {
@@ -57,6 +62,23 @@ struct BisnndCommand: ParsableCommand {
         for warning in loaded.warnings {
             logger.warning("\(warning)")
         }
-        logger.notice("service not yet implemented; exiting")
+
+        // Metrics: swift-metrics goes to a Prometheus registry served at /metrics when metrics.enabled (else to
+        // no backend). An address that cannot be bound stops the daemon like an input endpoint would (69).
+        var metricsEndpoints: [MetricsEndpoint] = []
+        if loaded.configuration.metrics.enabled {
+            let registry = ServiceDaemon.bootstrapPrometheusMetrics()
+            do {
+                metricsEndpoints.append(try MetricsEndpoint(listen: loaded.configuration.metrics.listen, registry: registry))
+            } catch {
+                logger.error("\(error)")
+                throw ExitCode(69)
+            }
+            logger.info("metrics at http://\(metricsEndpoints[0].address)/metrics")
+        }
+
+        let status = await ServiceDaemon.run(
+            loaded: loaded, environment: environment, logger: logger, additionalServices: metricsEndpoints)
+        if status != 0 { throw ExitCode(status) }
     }
 }

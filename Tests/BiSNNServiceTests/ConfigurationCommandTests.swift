@@ -117,19 +117,30 @@ struct ConfigurationCommandTests {
     }
 
     @Test func daemonLogsItsConfiguration() throws {
-        let dir = try F.temporaryDirectory()
+        let dir = try BisnndServiceTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let model = try F.model(in: dir)
-        let file = try F.write("model:\n  path: \(model)\nlog:\n  format: auto\n", in: dir)
-        let run = try Self.run(["--config", file], journalStream: true)
-        #expect(run.status == 0)
-        let lines = run.stderr.split(separator: "\n")
+        let endpoints = "input:\n  pull_bind: [\"ipc://\(dir.path)/in.sock\"]\noutput:\n  pub_bind: ipc://\(dir.path)/out.sock\n"
+        let file = try F.write("model:\n  path: \(model)\nlog:\n  format: journald\n" + endpoints, in: dir)
+        let daemon = try BisnndServiceTests.Daemon(configuration: file, directory: dir)
+        #expect(daemon.waitForLog("bisnnd: serving: "), "\(daemon.log)")
+        daemon.signal(SIGTERM)
+        #expect(daemon.exitStatus() == 0)
+        let lines = daemon.log.split(separator: "\n")
         #expect(lines.first?.hasPrefix("<6>bisnnd: configuration loaded: \(file): model \(model)") == true)
-        #expect(lines.last == "<5>bisnnd: service not yet implemented; exiting")
+        #expect(lines.last == "<6>bisnnd: stopped")
 
-        let quiet = try Self.run(["--config", file], environment: ["BISNND_LOG_LEVEL": "warning"], journalStream: true)
-        #expect(quiet.status == 0)
-        #expect(quiet.stderr.isEmpty)
+        // Quiet: nothing below warning. Bound sockets (out2.sock) mean the service runs and traps SIGTERM.
+        let quiet = try BisnndServiceTests.Daemon(
+            configuration: file, directory: dir,
+            environment: ["BISNND_LOG_LEVEL": "warning", "BISNND_OUTPUT_PUB_BIND": "ipc://\(dir.path)/out2.sock"])
+        let deadline = ContinuousClock.now + .seconds(20)
+        while !FileManager.default.fileExists(atPath: dir.path + "/out2.sock") && ContinuousClock.now < deadline {
+            usleep(20_000)
+        }
+        quiet.signal(SIGTERM)
+        #expect(quiet.exitStatus() == 0)
+        #expect(quiet.log.isEmpty, "\(quiet.log)")
     }
 
     @Test func versionIsPrinted() throws {
