@@ -131,7 +131,9 @@ struct TrainCommand: ParsableCommand {
         var options = TrainingOptions(rule: rule, hyperparameters: hyper, batchSize: batch, steps: steps, seed: seed)
         options.hyperparameters = halved(hyper, epoch: epochsDone)
         var trainer = Trainer(model: start, options: options, epochsDone: epochsDone)
+        // A resumed run continues the checkpoint's per-epoch history.
         var history: [JSONValue] = []
+        if resume, case .array(let earlier)? = start.metadata.evaluation["history"] { history = earlier }
         while trainer.epochsDone < epochs {
             let epoch = trainer.epochsDone + 1
             trainer.options.hyperparameters = halved(hyper, epoch: epoch - 1)
