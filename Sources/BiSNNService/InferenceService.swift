@@ -151,9 +151,8 @@ public struct InferenceService: Service {
         _ batches: ZMQReaderThread.Batches, runner: PipelineRunner, heartbeat: PipelineHeartbeat, stop: StopState
     ) async {
         for await batch in batches {
-            let received = ContinuousClock.now
             heartbeat.beginWork()
-            await runner.process(batch, receivedAt: received, abandonAfter: stop.deadline)
+            await runner.process(batch, abandonAfter: stop.deadline)
             heartbeat.endWork()
         }
     }

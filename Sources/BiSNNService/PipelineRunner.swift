@@ -37,18 +37,16 @@ actor PipelineRunner {
     /// The configuration in use.
     var configuration: ServiceConfiguration { pipelines.configuration }
 
-    /// Processes a batch received at `receivedAt`, message by message, publishing decisions as they close. With
-    /// `abandonAfter` (a stop under way), messages left when that instant passes are dropped and counted.
-    func process(
-        _ batch: [ZMQReaderThread.Message], receivedAt: ContinuousClock.Instant,
-        abandonAfter: ContinuousClock.Instant? = nil
-    ) {
+    /// Processes a batch, message by message, publishing decisions as they close; each message's latency counts
+    /// from when the reader thread received it. With `abandonAfter` (a stop under way), messages left when that
+    /// instant passes are dropped and counted.
+    func process(_ batch: [ZMQReaderThread.Message], abandonAfter: ContinuousClock.Instant? = nil) {
         for (index, message) in batch.enumerated() {
             if let abandonAfter, ContinuousClock.now >= abandonAfter {
                 abandonedMessages += batch.count - index
                 return
             }
-            if let rejection = pipelines.accept(message.parts, receivedAt: receivedAt, into: &predictions) {
+            if let rejection = pipelines.accept(message.parts, receivedAt: message.receivedAt, into: &predictions) {
                 log(rejection)
             }
             publishPredictions()

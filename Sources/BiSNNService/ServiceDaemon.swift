@@ -18,7 +18,14 @@ public enum ServiceDaemon {
     /// `/metrics` endpoint (`metrics.enabled`). Call once, before ``run(loaded:environment:logger:notifier:additionalServices:)``.
     public static func bootstrapPrometheusMetrics() -> PrometheusCollectorRegistry {
         let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // Decision latencies are a few hundred µs to a few ms: buckets from 100 µs (the default starts at 5 ms).
+        factory.durationHistogramBuckets["bisnnd_decision_latency_seconds"] = [
+            .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
+            .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+            .milliseconds(250), .seconds(1),
+        ]
+        MetricsSystem.bootstrap(factory)
         return registry
     }
 

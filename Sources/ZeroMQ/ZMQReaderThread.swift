@@ -24,11 +24,15 @@ public final class ZMQReaderThread: Sendable {
         public var socketIndex: Int
         /// The message's parts, in order.
         public var parts: [[UInt8]]
+        /// When the reader thread took the message from its socket (for latencies measured from receipt, not
+        /// from when a consumer got to the batch).
+        public var receivedAt: ContinuousClock.Instant
 
-        /// Creates a message.
-        public init(socketIndex: Int, parts: [[UInt8]]) {
+        /// Creates a message received at `receivedAt` (by default now).
+        public init(socketIndex: Int, parts: [[UInt8]], receivedAt: ContinuousClock.Instant = .now) {
             self.socketIndex = socketIndex
             self.parts = parts
+            self.receivedAt = receivedAt
         }
     }
 
