@@ -372,6 +372,51 @@ import Glibc
         #expect(daemon.exitStatus() == 0, "\(daemon.log)")
     }
 
+    @Test func subConnectInputsReceiveFromASensorsPublisher() throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // The sensor side: an XPUB bound on tcp, so the test sees the daemon's subscription arrive before sending
+        // (PUB drops everything published before it).
+        let context = try ZMQContext()
+        defer { context.close() }
+        let publisher = try ZMQSocket(.xpub, context: context)
+        defer { publisher.close() }
+        try publisher.setReceiveTimeout(.seconds(20))
+        try publisher.bind("tcp://127.0.0.1:*")
+        let sensorEndpoint = try publisher.lastEndpoint
+        let output = "ipc://\(directory.path)/out.sock"
+        let (configuration, _) = try Self.configure(
+            directory, input: "ipc://\(directory.path)/unused.sock", output: output,
+            extra: "input:\n  pull_bind: []\n  sub_connect: [\"\(sensorEndpoint)\"]\n")
+        // configure() wrote an input section already: keep only the last one (the extra YAML's).
+        var text = try String(contentsOfFile: configuration, encoding: .utf8)
+        text = text.replacingOccurrences(of: "input:\n  pull_bind: [\"ipc://\(directory.path)/unused.sock\"]\n", with: "")
+        try Data(text.utf8).write(to: URL(fileURLWithPath: configuration))
+        let daemon = try Daemon(configuration: configuration, directory: directory)
+        let subscriber = try Subscriber(output)
+        _ = try #require(try subscriber.nextStatus(), "no status message: \(daemon.log)")
+        let subscription = try #require(try publisher.receive(), "the daemon did not subscribe: \(daemon.log)")
+        #expect(subscription[0] == [1] + Array("events/".utf8))
+
+        let recordings = F.recordings(2)
+        let expected = try F.evaluatorDecisions(recordings)
+        var writer = EventPacketWriter(sensor: SensorName("cam1")!, firstSequence: 0)
+        var generator = SplitMix64(state: 7)
+        for recording in recordings {
+            for message in F.messages(recording.events, writer: &writer, maximumChunk: 1500, generator: &generator) {
+                try #require(try publisher.send(message))
+            }
+        }
+        for i in recordings.indices {
+            let prediction = try #require(try subscriber.nextPrediction(), "prediction \(i) missing: \(daemon.log)")
+            #expect(prediction.sensor == "cam1")
+            #expect(prediction.classIndex == expected[i].predictedClass)
+            #expect(prediction.eventCount == recordings[i].events.count)
+        }
+        daemon.signal(SIGTERM)
+        #expect(daemon.exitStatus() == 0, "\(daemon.log)")
+    }
+
     @Test func metricsEnabledServesPrometheusTextOverHTTP() throws {
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
