@@ -28,7 +28,7 @@ struct ListenCommand: ParsableCommand {
     @Option(help: "Exit after this many predictions.")
     var count: Int?
 
-    @Option(help: "Exit with status 1 when this many seconds pass without a message to print.")
+    @Option(help: "Exit with status 1 when this many seconds pass without a prediction (status messages do not count).")
     var timeout: Double?
 
     func validate() throws {
@@ -61,8 +61,8 @@ struct ListenCommand: ParsableCommand {
         }
         var table = PredictionTable()
         var predictions = 0
-        // --timeout counts from the start and from each message printed: messages skipped (another sensor's,
-        // malformed ones) do not extend it.
+        // --timeout counts from the start and from each prediction printed: status messages and messages skipped
+        // (another sensor's, malformed ones) do not extend it, so a service that stopped deciding is noticed.
         var deadline = timeout.map { ContinuousClock.now + .seconds($0) }
         while count.map({ predictions < $0 }) ?? true {
             var shown = Shown.skipped
@@ -76,11 +76,9 @@ struct ListenCommand: ParsableCommand {
             case .prediction:
                 predictions += 1
                 deadline = timeout.map { ContinuousClock.now + .seconds($0) }
-            case .status:
-                deadline = timeout.map { ContinuousClock.now + .seconds($0) }
-            case .skipped:
+            case .status, .skipped:
                 if let deadline, ContinuousClock.now >= deadline {
-                    LineOutput.standardError("bisnn listen: nothing arrived from \(endpoint) within \(timeout ?? 0) s")
+                    LineOutput.standardError("bisnn listen: no prediction from \(endpoint) within \(timeout ?? 0) s")
                     throw ExitCode.failure
                 }
             }

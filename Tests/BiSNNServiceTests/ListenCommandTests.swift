@@ -113,7 +113,28 @@ struct ListenCommandTests {
         let run = try ToolProcess(try T.bisnn(), ["listen", "--endpoint", publisher.endpoint, "--timeout", "0.3"])
         let result = run.finish()
         #expect(result.status == 1)
-        #expect(result.stderr.contains("nothing arrived from \(publisher.endpoint) within 0.3 s"), "\(result.stderr)")
+        #expect(result.stderr.contains("no prediction from \(publisher.endpoint) within 0.3 s"), "\(result.stderr)")
         #expect(result.stdout.isEmpty)
+    }
+
+    @Test func statusMessagesDoNotHoldOffTheTimeout() throws {
+        let publisher = try Publisher()
+        let run = try ToolProcess(
+            try T.bisnn(), ["listen", "--endpoint", publisher.endpoint, "--status", "--timeout", "0.5"])
+        #expect(try publisher.waitForSubscription(to: "status/"))
+        let status = StatusMessage(
+            service: "bisnnd", protocolVersion: 1, version: "0.1.0", time: 1_718_000_000, uptimeSeconds: 1,
+            model: "m@00000000", sensors: [:], malformed: [:])
+        // Status every 50 ms for up to 5 s: listen must still give up 0.5 s after its start, printing them.
+        let start = ContinuousClock.now
+        while run.process.isRunning, ContinuousClock.now - start < .seconds(5) {
+            try publisher.socket.send(try status.frames())
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        #expect(!run.process.isRunning, "listen was still running after 5 s of status messages")
+        let result = run.finish()
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(result.stderr.contains("no prediction from"), "\(result.stderr)")
+        #expect(result.stdout.contains("status bisnnd"), "\(result.stdout)")
     }
 }
