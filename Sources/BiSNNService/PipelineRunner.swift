@@ -15,8 +15,11 @@ actor PipelineRunner {
     private let logger: Logger
     private let startedAt: ContinuousClock.Instant
     private var predictions: [SensorPipelines.Prediction] = []
-    /// (sensor, reason) pairs already logged at notice level; later ones are logged at debug level.
-    private var loggedRejections: Set<String> = []
+    /// Rejection logging, rate-limited per reason (a bounded set): when each reason was last logged at notice level,
+    /// and how many of it went to debug level since.
+    private var rejectionLog: [WireRejection.Reason: (last: ContinuousClock.Instant, suppressed: Int)] = [:]
+    /// At most one notice line per rejection reason in this interval, whatever the senders invent.
+    static let rejectionLogInterval: Duration = .seconds(10)
     private var lastMetricsSync: ContinuousClock.Instant
     /// Messages dropped unprocessed because a stop ran out of time.
     private(set) var abandonedMessages = 0
@@ -131,11 +134,15 @@ actor PipelineRunner {
     }
 
     private func log(_ rejection: WireRejection) {
-        let key = (rejection.sensor?.rawValue ?? "") + "/" + rejection.reason.name
-        if loggedRejections.count < 4096, loggedRejections.insert(key).inserted {
-            logger.notice("\(rejection) (further rejections for this reason are logged at debug level)")
-        } else {
+        let now = ContinuousClock.now
+        if let entry = rejectionLog[rejection.reason], now - entry.last < Self.rejectionLogInterval {
+            rejectionLog[rejection.reason] = (entry.last, entry.suppressed + 1)
             logger.debug("\(rejection)")
+            return
         }
+        let suppressed = rejectionLog[rejection.reason]?.suppressed ?? 0
+        rejectionLog[rejection.reason] = (now, 0)
+        let more = suppressed > 0 ? " (and \(suppressed) more \(rejection.reason.name) since the last such line)" : ""
+        logger.notice("\(rejection)\(more) (at most one line a reason every \(Self.rejectionLogInterval); the rest at debug level)")
     }
 }
