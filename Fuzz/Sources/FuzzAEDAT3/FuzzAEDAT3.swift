@@ -1,0 +1,14 @@
+import EventStream
+import FuzzSupport
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    var decoder = AEDAT3Decoder()
+    fuzzDecoder(&decoder, fuzzBytes(data, size))
+    return 0
+}
+
+@_cdecl("FuzzAEDAT3_main")
+public func fuzzerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    fuzzMain(argc, argv, fuzz)
+}
