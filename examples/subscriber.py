@@ -10,7 +10,8 @@ One line a prediction:
     cam0 seq=258 label=3 confidence=0.820 mutual_information=0.050 agreement=0.900 latency_ms=1.840
 
 An abstained decision prints label=unknown(3): the service found the confidence too low or the ensemble's
-disagreement (mutual information) too high. --count exits after N predictions; --timeout exits with status 1
+disagreement (mutual information) too high. A decision made on part of its input (messages lost, frames shed
+under overload: "complete" is false) prints label=partial(3). --count exits after N predictions; --timeout exits with status 1
 when that many seconds pass without one.
 """
 
@@ -24,7 +25,9 @@ import zmq
 def describe(message):
     """One line for a prediction."""
     label = message["label"]
-    if message["abstained"]:
+    if not message["complete"]:
+        label = f"partial({label})"
+    elif message["abstained"]:
         label = f"unknown({label})"
     return (f"{message['sensor']} seq={message['seq']} label={label} confidence={message['confidence']:.3f} "
             f"mutual_information={message['mutual_information']:.3f} agreement={message['agreement']:.3f} "

@@ -21,11 +21,13 @@ import ZeroMQ
 ///   pipeline is waiting for input or making progress (``PipelineHeartbeat``); a stuck pipeline stops the
 ///   pings.
 ///
-/// **Overload.** Nothing is dropped inside the service: the pipeline steps every frame, and when it falls
-/// behind the input thread stops reading, so messages queue in libzmq up to `input.receive_hwm` per socket;
-/// past that, PUSH senders block (lossless) and PUB publishers drop, which the service sees as sequence gaps.
-/// Memory stays bounded: two batches of at most 64 messages wait, and at most `sensor.queue_frames` frames per
-/// sensor wait between binner and networks (``SensorPipeline``). `shed_frames` therefore stays 0.
+/// **Overload** (docs/protocol.md 4.6). A message processed more than `sensor.max_lag_ms` after the input
+/// thread received it is decoded and binned but its frames are shed (``PipelineRunner``), so the pipeline
+/// catches up; the decisions they touch are published incomplete. Memory stays bounded: two batches of at
+/// most 64 messages and `input.queue_bytes` bytes wait (then the input thread stops reading and messages
+/// queue in libzmq up to `input.receive_hwm` per socket: PUSH senders block, PUB publishers drop, seen as
+/// sequence gaps), and at most `sensor.queue_frames` frames per sensor wait between binner and networks
+/// (``SensorPipeline``).
 ///
 /// **Reload (SIGHUP).** RELOADING=1, then ``LoadedServiceConfiguration/load(file:environment:)``. A bad
 /// configuration or model is logged as an error and refused: the running one keeps serving. A good one is

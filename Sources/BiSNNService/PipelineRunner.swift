@@ -23,6 +23,12 @@ actor PipelineRunner {
     private var lastMetricsSync: ContinuousClock.Instant
     /// Messages dropped unprocessed because a stop ran out of time.
     private(set) var abandonedMessages = 0
+    /// The current shedding episode (docs/protocol.md 4.6): since when messages are shed, how many, the
+    /// largest lag seen; nil while the pipeline keeps up.
+    private var shedding: (since: ContinuousClock.Instant, messages: Int, maxLag: Duration)?
+    /// When a shedding episode was last logged at notice level, and episodes since then not logged.
+    private var lastSheddingLog: ContinuousClock.Instant?
+    private var unloggedEpisodes = 0
 
     init(
         pipelines: SensorPipelines, sender: ZMQSenderThread, metrics: ServiceMetrics, heartbeat: PipelineHeartbeat,
@@ -41,15 +47,26 @@ actor PipelineRunner {
     var configuration: ServiceConfiguration { pipelines.configuration }
 
     /// Processes a batch, message by message, publishing decisions as they close; each message's latency counts
-    /// from when the reader thread received it. With `abandonAfter` (a stop under way), messages left when that
-    /// instant passes are dropped and counted.
+    /// from when the reader thread received it. A message whose lag (now − receipt) is over `sensor.max_lag_ms`
+    /// is shed: decoded and binned, its frames not stepped. With `abandonAfter` (a stop under way), messages
+    /// left when that instant passes are dropped and counted.
     func process(_ batch: [ZMQReaderThread.Message], abandonAfter: ContinuousClock.Instant? = nil) {
+        let maxLag = pipelines.configuration.sensor.maxLag
         for (index, message) in batch.enumerated() {
-            if let abandonAfter, ContinuousClock.now >= abandonAfter {
+            let now = ContinuousClock.now
+            if let abandonAfter, now >= abandonAfter {
                 abandonedMessages += batch.count - index
                 return
             }
-            if let rejection = pipelines.accept(message.parts, receivedAt: message.receivedAt, into: &predictions) {
+            var shed = false
+            if let maxLag {
+                let lag = now - message.receivedAt
+                shed = lag > maxLag
+                noteLag(lag, shed: shed, limit: maxLag, now: now)
+            }
+            if let rejection = pipelines.accept(
+                message.parts, receivedAt: message.receivedAt, shed: shed, into: &predictions
+            ) {
                 log(rejection)
             }
             publishPredictions()
@@ -131,6 +148,37 @@ actor PipelineRunner {
             }
         }
         predictions.removeAll(keepingCapacity: true)
+    }
+
+    /// Follows shedding episodes: the first shed message starts one, the first message within the limit ends
+    /// it. Each end is logged at notice level (at most one line every ``rejectionLogInterval``; episodes in
+    /// between are summed into the next line).
+    private func noteLag(_ lag: Duration, shed: Bool, limit: Duration, now: ContinuousClock.Instant) {
+        if shed {
+            if var episode = shedding {
+                episode.messages += 1
+                episode.maxLag = max(episode.maxLag, lag)
+                shedding = episode
+            } else {
+                shedding = (now, 1, lag)
+                logger.debug("falling behind: a message waited \(lag) (sensor.max_lag_ms \(limit)); shedding frames")
+            }
+            return
+        }
+        guard let episode = shedding else { return }
+        shedding = nil
+        if let last = lastSheddingLog, now - last < Self.rejectionLogInterval {
+            unloggedEpisodes += 1
+            logger.debug("caught up after shedding the frames of \(episode.messages) message(s)")
+            return
+        }
+        let more = unloggedEpisodes > 0 ? " (\(unloggedEpisodes) shorter episode(s) since the last such line)" : ""
+        unloggedEpisodes = 0
+        lastSheddingLog = now
+        let line = "overload: shed the spike frames of \(episode.messages) message(s) over \(now - episode.since), "
+            + "lag up to \(episode.maxLag) (sensor.max_lag_ms \(limit)); caught up\(more). Decisions touched are "
+            + "published with complete: false; per-sensor totals in status shed_frames"
+        logger.notice("\(line)")
     }
 
     private func log(_ rejection: WireRejection) {

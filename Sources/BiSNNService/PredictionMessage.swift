@@ -30,7 +30,8 @@ public struct PredictionMessage: Sendable, Hashable, Codable {
     public var mutualInformation: Double
     /// `agreement`: fraction of ensemble members whose own most probable class is `class`.
     public var agreement: Double
-    /// `abstained`: whether the abstention rule calls this "unknown" (the other fields are still given).
+    /// `abstained`: whether this is "unknown": the abstention rule says so, or the input is not complete
+    /// (the other fields are still given).
     public var abstained: Bool
     /// `ensemble_size`: members that voted.
     public var ensembleSize: Int
@@ -39,6 +40,12 @@ public struct PredictionMessage: Sendable, Hashable, Codable {
     /// `dropped_messages`: this sensor's messages lost (sequence gaps) or rejected since its previous
     /// decision; when > 0 the decision may be missing events.
     public var droppedMessages: UInt64
+    /// `shed_frames`: spike frames of the decision's span (in window mode: since the previous decision) that
+    /// were not stepped because the service fell behind (docs/protocol.md 4.6).
+    public var shedFrames: Int
+    /// `complete`: whether the decision saw all its input: no message of its span lost or rejected, no
+    /// publisher restart cutting it, no frame shed. An incomplete decision always abstains.
+    public var complete: Bool
     /// `latency_us`: microseconds from receipt of the closing message to publication.
     public var latencyMicroseconds: Int64
 
@@ -59,6 +66,8 @@ public struct PredictionMessage: Sendable, Hashable, Codable {
         case ensembleSize = "ensemble_size"
         case model
         case droppedMessages = "dropped_messages"
+        case shedFrames = "shed_frames"
+        case complete
         case latencyMicroseconds = "latency_us"
     }
 
@@ -70,7 +79,8 @@ public struct PredictionMessage: Sendable, Hashable, Codable {
         sensor: String, sequence: UInt64, startTimeMicroseconds: Int64, endTimeMicroseconds: Int64,
         eventCount: Int, classIndex: Int, label: String, confidence: Double, probabilities: [Double],
         entropy: Double, mutualInformation: Double, agreement: Double, abstained: Bool, ensembleSize: Int,
-        model: String, droppedMessages: UInt64, latencyMicroseconds: Int64
+        model: String, droppedMessages: UInt64, shedFrames: Int = 0, complete: Bool = true,
+        latencyMicroseconds: Int64
     ) {
         self.sensor = sensor
         self.sequence = sequence
@@ -88,6 +98,8 @@ public struct PredictionMessage: Sendable, Hashable, Codable {
         self.ensembleSize = ensembleSize
         self.model = model
         self.droppedMessages = droppedMessages
+        self.shedFrames = shedFrames
+        self.complete = complete
         self.latencyMicroseconds = latencyMicroseconds
     }
 
@@ -96,7 +108,7 @@ public struct PredictionMessage: Sendable, Hashable, Codable {
     public init(
         sensor: SensorName, sequence: UInt64, startTimeMicroseconds: Int64, endTimeMicroseconds: Int64,
         eventCount: Int, decision: Decision, labels: [String], model: String, droppedMessages: UInt64,
-        latencyMicroseconds: Int64
+        shedFrames: Int = 0, complete: Bool = true, latencyMicroseconds: Int64
     ) {
         let c = decision.predictedClass
         self.init(
@@ -106,7 +118,8 @@ public struct PredictionMessage: Sendable, Hashable, Codable {
             probabilities: decision.probabilities, entropy: decision.predictiveEntropy,
             mutualInformation: decision.mutualInformation, agreement: decision.agreement,
             abstained: decision.abstained, ensembleSize: decision.drawCount, model: model,
-            droppedMessages: droppedMessages, latencyMicroseconds: latencyMicroseconds)
+            droppedMessages: droppedMessages, shedFrames: shedFrames, complete: complete,
+            latencyMicroseconds: latencyMicroseconds)
     }
 
     /// The topic prefix of predictions.

@@ -17,8 +17,15 @@ import EventStream
 /// last `window` of it (``DecisionWindow``). END decides over the window ending with the flushed bin and resets.
 ///
 /// **Memory.** Events are binned and stepped in slices of at most ``Settings/maximumPendingFrames`` bins, so no
-/// more frames than that wait between the binner and the networks, whatever time span one message covers. Every
-/// frame is stepped: the pipeline never sheds (overload is pushed back to the senders, see docs/protocol.md 4.6).
+/// more frames than that wait between the binner and the networks, whatever time span one message covers.
+///
+/// **Shedding and incomplete decisions** (docs/protocol.md 4.6). A message applied with `shed` (the service
+/// fell behind) is decoded and binned as usual, so time and decoder state stay right, but its frames are not
+/// stepped: they are counted as shed. Input known to be missing (``markIncomplete()``: a rejected message of the
+/// sensor, a sequence gap, a publisher restart) and shed frames make the decisions they touch *incomplete*:
+/// published with `complete` false and `abstained` true, so a decision made on part of the input never goes
+/// out as a confident one. In segment mode that is the segment's decision; in window mode every window that
+/// covers the sensor time of the damage.
 public struct SensorPipeline: Sendable {
     /// How and when decisions are made.
     public struct Settings: Sendable, Hashable {
@@ -83,12 +90,20 @@ public struct SensorPipeline: Sendable {
         public var eventCount: Int
         /// What closed it.
         public var cause: Cause
+        /// Frames of its span that were shed, not stepped (`shed_frames`; in window mode, shed since the
+        /// previous decision).
+        public var shedFrames: Int
+        /// Whether its input is whole (`complete`): no message of its span lost or rejected, no frame shed.
+        /// An incomplete decision always abstains.
+        public var complete: Bool
     }
 
     /// Running totals.
     public struct Counters: Sendable, Hashable {
-        /// Spike frames binned and stepped.
+        /// Spike frames binned (stepped or shed).
         public var frames = 0
+        /// Spike frames binned but not stepped, because their message was applied with `shed`.
+        public var shedFrames = 0
         /// Decisions closed.
         public var decisions = 0
     }
@@ -106,6 +121,8 @@ public struct SensorPipeline: Sendable {
     private var slice = EventBuffer()
     private var segment = Segment()
     private var window: DecisionWindow?
+    /// Whether the message being applied is shed.
+    private var shedding = false
 
     /// What is known of the current segment (segment mode) or of the time since the last reset (window mode).
     private struct Segment: Sendable {
@@ -124,6 +141,16 @@ public struct SensorPipeline: Sendable {
         var lastTime: Int64?
         /// Sequence number of the last message applied.
         var lastSequence: UInt64 = 0
+        /// Whether input of the segment is known to be missing (segment mode).
+        var incomplete = false
+        /// Frames shed in the segment (segment mode), or since the last decision (window mode).
+        var shedFrames = 0
+        /// Window mode: sensor time of the latest known damage (the end of missing input, or a shed frame);
+        /// windows that start before it are incomplete.
+        var damageTime: Int64?
+        /// Window mode: input went missing; the next event's time ends the damage (until then every window is
+        /// incomplete).
+        var damagePending = false
     }
 
     /// A pipeline for `predictor`'s draws, binning events with `frames` (which must be valid and fit the
@@ -154,10 +181,18 @@ public struct SensorPipeline: Sendable {
 
     /// Applies one accepted message whose decoded events are `events`: closes an open segment and resets on
     /// START (or a sequence restart), feeds the events, and decides on END. Closed decisions are appended to
-    /// `decisions`, in order.
+    /// `decisions`, in order. With `shed`, the message's frames are binned but not stepped. A sequence gap
+    /// or restart before the message makes the open segment incomplete (messages of it were lost).
     public mutating func apply(
-        _ packet: SensorIntake.AcceptedPacket, events: EventBuffer, into decisions: inout [ClosedDecision]
+        _ packet: SensorIntake.AcceptedPacket, events: EventBuffer, shed: Bool = false,
+        into decisions: inout [ClosedDecision]
     ) {
+        shedding = shed
+        defer { shedding = false }
+        switch packet.sequence {
+        case .gap, .restart: markIncomplete()
+        case .first, .inOrder, .duplicate: break
+        }
         if packet.resetsStream {
             if settings.mode == .segment, segment.events > 0 {
                 closeSegment(sequence: segment.lastSequence, cause: .start, into: &decisions)
@@ -171,6 +206,15 @@ public struct SensorPipeline: Sendable {
         if packet.endsSegment {
             closeSegment(sequence: header.sequence, cause: .end, into: &decisions)
         }
+    }
+
+    /// Input of the current segment is known to be missing (a message of the sensor was rejected or lost):
+    /// the decisions it touches will be incomplete. In segment mode that is the open segment's (or, when none
+    /// is open, the next one's, unless it starts with START); in window mode every window decided from now
+    /// on that starts before the next event (the missing events lie between the last one seen and it).
+    public mutating func markIncomplete() {
+        segment.incomplete = true
+        segment.damagePending = true
     }
 
     /// The sensor has been silent for `decisions.idle_reset_ms`: in segment mode, a segment with events is
@@ -215,6 +259,10 @@ public struct SensorPipeline: Sendable {
             segment.primed = true
             segment.firstTime = first
         }
+        if segment.damagePending {
+            segment.damageTime = first
+            segment.damagePending = false
+        }
         segment.lastTime = last
         segment.events += n
         if window != nil { events.withColumns { t, _, _, _ in window!.countEvents(t) } }
@@ -251,6 +299,12 @@ public struct SensorPipeline: Sendable {
     private mutating func stepFrames(sequence: UInt64, into decisions: inout [ClosedDecision]) {
         let count = frames.frameCount
         guard count > 0 else { return }
+        counters.frames += count
+        defer { frames.removeAll(keepingCapacity: true) }
+        if shedding {
+            shedFrames(sequence: sequence, into: &decisions)
+            return
+        }
         let burnIn = predictor.network.burnInSteps
         for f in 0..<count {
             if window != nil {
@@ -267,8 +321,26 @@ public struct SensorPipeline: Sendable {
                 predictor.step(&stream, frame: f, of: frames)
             }
         }
-        counters.frames += count
-        frames.removeAll(keepingCapacity: true)
+    }
+
+    /// Sheds the binned frames: counted, not stepped; in window mode the window's time line still moves on
+    /// (decisions falling due are made, the shed frames recorded as not counting).
+    private mutating func shedFrames(sequence: UInt64, into decisions: inout [ClosedDecision]) {
+        let count = frames.frameCount
+        counters.shedFrames += count
+        segment.shedFrames += count
+        guard window != nil else { return }
+        for f in 0..<count {
+            let frameStart = frames.startTime(of: f)
+            while window!.isDue(beforeFrameAt: frameStart) {
+                if window!.nextWindowHasFrames {
+                    decisions.append(windowDecision(endingAt: window!.nextBoundary, sequence: sequence, cause: .window))
+                }
+                window!.advance(pastFrameAt: frameStart)
+            }
+            window!.record(frameStart: frameStart, counts: false, stream: stream)
+            segment.damageTime = frameStart + 1
+        }
     }
 
     // MARK: - Closing
@@ -288,12 +360,16 @@ public struct SensorPipeline: Sendable {
             } else {
                 closed = ClosedDecision(
                     decision: predictor.decision(for: stream), sequence: sequence, startTime: 0, endTime: 0,
-                    eventCount: 0, cause: cause)
+                    eventCount: 0, cause: cause, shedFrames: segment.shedFrames, complete: !segment.incomplete
+                        && segment.shedFrames == 0
+                ).abstainingUnlessComplete()
             }
         } else {
             closed = ClosedDecision(
                 decision: predictor.decision(for: stream), sequence: sequence, startTime: segment.firstTime ?? 0,
-                endTime: segment.lastTime ?? 0, eventCount: segment.events, cause: cause)
+                endTime: segment.lastTime ?? 0, eventCount: segment.events, cause: cause,
+                shedFrames: segment.shedFrames, complete: !segment.incomplete && segment.shedFrames == 0
+            ).abstainingUnlessComplete()
         }
         counters.decisions += 1
         decisions.append(closed)
@@ -305,8 +381,13 @@ public struct SensorPipeline: Sendable {
     ) -> ClosedDecision {
         let (decision, start, events) = window!.decision(endingAt: end, predictor: predictor)
         if cause == .window { counters.decisions += 1 }
+        let damaged = segment.damagePending
+            || segment.damageTime.map { end - settings.windowMicroseconds < $0 } ?? false
+        defer { segment.shedFrames = 0 }
         return ClosedDecision(
-            decision: decision, sequence: sequence, startTime: start, endTime: end, eventCount: events, cause: cause)
+            decision: decision, sequence: sequence, startTime: start, endTime: end, eventCount: events, cause: cause,
+            shedFrames: segment.shedFrames, complete: !damaged && segment.shedFrames == 0
+        ).abstainingUnlessComplete()
     }
 
     /// Resets the network state: binner, every draw's state and evidence, the window's memory.
@@ -326,5 +407,14 @@ public struct SensorPipeline: Sendable {
                 for i in range { writer.append(t: t[i], x: x[i], y: y[i], polarity: p[i]) }
             }
         }
+    }
+}
+
+extension SensorPipeline.ClosedDecision {
+    /// This decision, abstaining if its input is not complete.
+    fileprivate func abstainingUnlessComplete() -> Self {
+        var closed = self
+        if !complete { closed.decision.abstained = true }
+        return closed
     }
 }

@@ -38,8 +38,9 @@ public struct SensorPipelines: Sendable {
         var lastMessage: ContinuousClock.Instant
         /// Whether the idle timeout already reset the sensor since its last message.
         var idle = false
-        /// Frames of pipelines replaced by reloads.
+        /// Frames, and shed frames, of pipelines replaced by reloads.
         var earlierFrames = 0
+        var earlierShedFrames = 0
         /// Predictions handed out.
         var decisions = 0
     }
@@ -75,9 +76,12 @@ public struct SensorPipelines: Sendable {
     public var ensembleSize: Int { prototype.predictor.size }
 
     /// Takes in one received message (its frames) at `now`: the receiving rules, then the sensor's pipeline.
-    /// Predictions it closes are appended to `predictions`; a rejection is returned (it is already counted).
+    /// Predictions it closes are appended to `predictions`; a rejection is returned (it is already counted,
+    /// and makes the sensor's open decision incomplete, unless it only repeated a sequence number). With
+    /// `shed`, the message's frames are binned but not stepped (docs/protocol.md 4.6).
     public mutating func accept(
-        _ frames: [[UInt8]], receivedAt now: ContinuousClock.Instant, into predictions: inout [Prediction]
+        _ frames: [[UInt8]], receivedAt now: ContinuousClock.Instant, shed: Bool = false,
+        into predictions: inout [Prediction]
     ) -> WireRejection? {
         events.removeAll()
         let accepted: EventIntake.Accepted
@@ -86,13 +90,14 @@ public struct SensorPipelines: Sendable {
         } catch {
             if let sensor = error.sensor, intake.sensors[sensor] != nil {
                 touch(sensor, at: now)
+                if error.reason != .duplicateSequence { sensors[sensor]!.pipeline.markIncomplete() }
             }
             return error
         }
         let sensor = accepted.sensor
         touch(sensor, at: now)
         closed.removeAll(keepingCapacity: true)
-        sensors[sensor]!.pipeline.apply(accepted.packet, events: events, into: &closed)
+        sensors[sensor]!.pipeline.apply(accepted.packet, events: events, shed: shed, into: &closed)
         emit(sensor, at: now, into: &predictions)
         return nil
     }
@@ -147,6 +152,7 @@ public struct SensorPipelines: Sendable {
         } else {
             for sensor in Array(sensors.keys) {
                 sensors[sensor]!.earlierFrames += sensors[sensor]!.pipeline.counters.frames
+                sensors[sensor]!.earlierShedFrames += sensors[sensor]!.pipeline.counters.shedFrames
                 sensors[sensor]!.pipeline = prototype
             }
         }
@@ -162,6 +168,7 @@ public struct SensorPipelines: Sendable {
             sensorIntake.fill(&entry)
             if let record = sensors[name] {
                 entry.frames = record.earlierFrames + record.pipeline.counters.frames
+                entry.shedFrames = record.earlierShedFrames + record.pipeline.counters.shedFrames
                 entry.decisions = record.decisions
                 entry.lastMessageAgeSeconds = Self.seconds(now - record.lastMessage)
             }
@@ -191,7 +198,8 @@ public struct SensorPipelines: Sendable {
             let message = PredictionMessage(
                 sensor: sensor, sequence: decision.sequence, startTimeMicroseconds: decision.startTime,
                 endTimeMicroseconds: decision.endTime, eventCount: decision.eventCount, decision: decision.decision,
-                labels: labels, model: model.text, droppedMessages: dropped, latencyMicroseconds: 0)
+                labels: labels, model: model.text, droppedMessages: dropped, shedFrames: decision.shedFrames,
+                complete: decision.complete, latencyMicroseconds: 0)
             sensors[sensor]!.decisions += 1
             predictions.append(Prediction(sensor: sensor, message: message, cause: decision.cause, receivedAt: instant))
         }

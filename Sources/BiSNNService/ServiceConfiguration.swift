@@ -103,6 +103,9 @@ public struct ServiceConfiguration: Sendable, Hashable {
         public var maxMessageBytes = 16 << 20
         /// `input.max_sensors`: distinct sensors served at once; packets from more are rejected.
         public var maxSensors = 64
+        /// `input.queue_bytes`: most bytes of received messages waiting inside the service before it stops
+        /// reading its sockets (then ZeroMQ's high-water marks apply).
+        public var queueBytes = 64 << 20
     }
 
     /// `output.*`.
@@ -159,8 +162,14 @@ public struct ServiceConfiguration: Sendable, Hashable {
         /// downsampled crop still covers the model's input).
         public var downsample = 0
         /// `sensor.queue_frames`: most spike frames binned per sensor before they are stepped through the networks
-        /// (``SensorPipeline`` bins a message's events in slices of at most this many bins; no frame is shed).
+        /// (``SensorPipeline`` bins a message's events in slices of at most this many bins).
         public var queueFrames = 1000
+        /// `sensor.max_lag_ms`: a message processed more than this many milliseconds after it was received has
+        /// its spike frames shed (binned, not stepped) so the service catches up; 0 never sheds.
+        public var maxLagMilliseconds = 1000
+
+        /// ``maxLagMilliseconds`` as a duration; nil when shedding is off.
+        public var maxLag: Duration? { maxLagMilliseconds > 0 ? .milliseconds(maxLagMilliseconds) : nil }
     }
 
     /// `metrics.*`.

@@ -44,6 +44,7 @@ extension ServiceConfiguration {
         .integer("input.receive_hwm", \.input.receiveHighWaterMark, 1...Int(Int32.max)),
         .integer("input.max_message_bytes", \.input.maxMessageBytes, 1024...(1 << 30)),
         .integer("input.max_sensors", \.input.maxSensors, 1...4096),
+        .integer("input.queue_bytes", \.input.queueBytes, 1 << 20...(1 << 40)),
 
         .endpoint("output.pub_bind", \.output.pubBind, forBinding: true),
         .integer("output.send_hwm", \.output.sendHighWaterMark, 1...Int(Int32.max)),
@@ -61,6 +62,7 @@ extension ServiceConfiguration {
         .integer("sensor.crop_height", \.sensor.cropHeight, 0...65536),
         .integer("sensor.downsample", \.sensor.downsample, 0...65536),
         .integer("sensor.queue_frames", \.sensor.queueFrames, 1...10_000_000),
+        .integer("sensor.max_lag_ms", \.sensor.maxLagMilliseconds, 0...3_600_000),
 
         .bool("metrics.enabled", \.metrics.enabled),
         .listenAddress("metrics.listen", \.metrics.listen),

@@ -13,6 +13,7 @@ import Metrics
 /// | `bisnnd_events_total` | counter | `sensor` |
 /// | `bisnnd_late_events_total` | counter | `sensor` |
 /// | `bisnnd_frames_total` | counter | `sensor` |
+/// | `bisnnd_shed_frames_total` | counter | `sensor` |
 /// | `bisnnd_decisions_total` | counter | `sensor` |
 /// | `bisnnd_lost_messages_total` | counter | `sensor` |
 /// | `bisnnd_rejected_messages_total` | counter | `sensor` (empty when untracked), `reason` |
@@ -43,6 +44,7 @@ struct ServiceMetrics {
         var events: Counter
         var lateEvents: Counter
         var frames: Counter
+        var shedFrames: Counter
         var decisions: Counter
         var lostMessages: Counter
     }
@@ -80,6 +82,7 @@ struct ServiceMetrics {
             Self.add(counters.events, entry.events, before.events)
             Self.add(counters.lateEvents, entry.lateEvents, before.lateEvents)
             Self.add(counters.frames, entry.frames, before.frames)
+            Self.add(counters.shedFrames, entry.shedFrames, before.shedFrames)
             Self.add(counters.decisions, entry.decisions, before.decisions)
             Self.add(counters.lostMessages, Int(clamping: entry.lostMessages), Int(clamping: before.lostMessages))
             for (reason, count) in entry.malformed {
@@ -105,6 +108,7 @@ struct ServiceMetrics {
             events: Counter(label: "bisnnd_events_total", dimensions: labels, factory: factory),
             lateEvents: Counter(label: "bisnnd_late_events_total", dimensions: labels, factory: factory),
             frames: Counter(label: "bisnnd_frames_total", dimensions: labels, factory: factory),
+            shedFrames: Counter(label: "bisnnd_shed_frames_total", dimensions: labels, factory: factory),
             decisions: Counter(label: "bisnnd_decisions_total", dimensions: labels, factory: factory),
             lostMessages: Counter(label: "bisnnd_lost_messages_total", dimensions: labels, factory: factory))
         perSensor[name] = made

@@ -15,6 +15,7 @@ public struct ServiceReloadDifference: Sendable, Hashable {
         note("input.sub_connect", running.input.subConnect != reloaded.input.subConnect)
         note("input.receive_hwm", running.input.receiveHighWaterMark != reloaded.input.receiveHighWaterMark)
         note("input.max_message_bytes", running.input.maxMessageBytes != reloaded.input.maxMessageBytes)
+        note("input.queue_bytes", running.input.queueBytes != reloaded.input.queueBytes)
         note("output.pub_bind", running.output.pubBind != reloaded.output.pubBind)
         note("output.send_hwm", running.output.sendHighWaterMark != reloaded.output.sendHighWaterMark)
         note("metrics.enabled", running.metrics.enabled != reloaded.metrics.enabled)

@@ -91,7 +91,8 @@ struct ServiceSockets {
         let reader: ZMQReaderThread
         do {
             reader = try ZMQReaderThread(
-                sockets: inputs, maxBatchSize: maxBatchSize, bufferedBatches: bufferedBatches, name: "bisnnd-input")
+                sockets: inputs, maxBatchSize: maxBatchSize, bufferedBatches: bufferedBatches,
+                maxBufferedBytes: input.queueBytes, name: "bisnnd-input")
         } catch {
             publisher.close(linger: .zero)
             throw ServiceStartError(.socket, key: "input.pull_bind", endpoint: "", "cannot start the input thread: \(error)")

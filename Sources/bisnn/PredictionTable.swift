@@ -1,7 +1,8 @@
 import BiSNNService
 import Foundation
 
-/// The table `bisnn listen` prints: a header before the first prediction, then one row a prediction.
+/// The table `bisnn listen` prints: a header before the first prediction, then one row a prediction. The
+/// abstained column says `partial` for an incomplete decision (input lost or shed; it abstains too).
 ///
 /// ```text
 /// sensor        seq      label         confidence  mutual_info  agreement  abstained  latency_ms
@@ -28,7 +29,8 @@ struct PredictionTable {
     static func row(for m: PredictionMessage) -> String {
         row(
             m.sensor, String(m.sequence), m.label, fixed(m.confidence), fixed(m.mutualInformation),
-            fixed(m.agreement), m.abstained ? "yes" : "no", fixed(Double(m.latencyMicroseconds) / 1000))
+            fixed(m.agreement), m.complete ? (m.abstained ? "yes" : "no") : "partial",
+            fixed(Double(m.latencyMicroseconds) / 1000))
     }
 
     /// One line for a status message: service, uptime, and each sensor's counters.
@@ -37,6 +39,7 @@ struct PredictionTable {
             var text = "\(name): \(x.messages) messages, \(x.events) events, \(x.decisions) decisions"
             if x.lostMessages > 0 { text += ", \(x.lostMessages) lost" }
             if x.lateEvents > 0 { text += ", \(x.lateEvents) late events" }
+            if x.shedFrames > 0 { text += ", \(x.shedFrames) frames shed" }
             let rejected = x.malformed.values.reduce(0, +)
             if rejected > 0 { text += ", \(rejected) rejected" }
             return text

@@ -130,10 +130,11 @@ struct MiniSchemaValidator {
         let json = try Self.prediction.json()
         let text = String(decoding: json, as: UTF8.self)
         #expect(text == """
-            {"abstained":false,"agreement":0.9,"class":3,"confidence":0.82,"dropped_messages":0,"ensemble_size":10,\
-            "entropy":0.71,"events":4325,"label":"3","latency_us":1840,"model":"nmnist.safetensors@9f86d081",\
-            "mutual_information":0.05,"probabilities":[0.01,0.02,0.03,0.82,0.02,0.03,0.01,0.02,0.02,0.02],\
-            "sensor":"cam0","seq":258,"t_end_us":5311175,"t_start_us":5000654}
+            {"abstained":false,"agreement":0.9,"class":3,"complete":true,"confidence":0.82,"dropped_messages":0,\
+            "ensemble_size":10,"entropy":0.71,"events":4325,"label":"3","latency_us":1840,\
+            "model":"nmnist.safetensors@9f86d081","mutual_information":0.05,\
+            "probabilities":[0.01,0.02,0.03,0.82,0.02,0.03,0.01,0.02,0.02,0.02],"sensor":"cam0","seq":258,\
+            "shed_frames":0,"t_end_us":5311175,"t_start_us":5000654}
             """)
         #expect(try PredictionMessage.decode(json: json) == Self.prediction)
         let frames = try Self.prediction.frames()
