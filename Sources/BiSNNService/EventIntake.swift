@@ -19,6 +19,8 @@ public struct EventIntake: Sendable {
     public let maximumPayloadBytes: Int
     /// The only sensor geometry accepted, if the service is configured for one.
     public let expectedGeometry: SensorGeometry?
+    /// The most events one message may decode to (`input.max_message_events`).
+    public let maximumEvents: Int
     /// The tracked sensors.
     public private(set) var sensors: [SensorName: SensorIntake] = [:]
     /// Rejected messages no tracked sensor can be charged with, by reason.
@@ -27,12 +29,13 @@ public struct EventIntake: Sendable {
     /// An intake tracking no sensor yet.
     public init(
         maximumSensors: Int = 64, maximumPayloadBytes: Int = EventPacket.defaultMaximumPayloadBytes,
-        expectedGeometry: SensorGeometry? = nil
+        expectedGeometry: SensorGeometry? = nil, maximumEvents: Int = SensorEventDecoder.defaultMaximumEvents
     ) {
         precondition(maximumSensors > 0, "maximumSensors must be > 0")
         self.maximumSensors = maximumSensors
         self.maximumPayloadBytes = maximumPayloadBytes
         self.expectedGeometry = expectedGeometry
+        self.maximumEvents = maximumEvents
     }
 
     /// Takes in one received message; appends its accepted events to `events`. Throws (after counting it)
@@ -58,7 +61,8 @@ public struct EventIntake: Sendable {
                 throw WireRejection(
                     .tooManySensors, "already tracking \(sensors.count) sensors, the most allowed", sensor: sensor)
             }
-            sensors[sensor] = SensorIntake(sensor: sensor, expectedGeometry: expectedGeometry)
+            sensors[sensor] = SensorIntake(
+                sensor: sensor, expectedGeometry: expectedGeometry, maximumEvents: maximumEvents)
         }
         let accepted = try sensors[sensor]!.accept(packet, into: &events)
         return Accepted(sensor: sensor, packet: accepted)

@@ -17,8 +17,15 @@ import EventStream
 /// when the service expects one.
 ///
 /// Events earlier than the latest timestamp already accepted from the stream are *late*: dropped and
-/// counted, the rest of the message kept. An event outside the declared geometry rejects the message.
+/// counted, the rest of the message kept. An event outside the declared geometry rejects the message, and so
+/// does a payload that could decode to more than ``maximumEvents`` events (checked before decoding).
 /// A rejected message changes nothing: not the stream state, not `events`.
+///
+/// **Resynchronising.** When input of the stream was lost (a sequence gap, a rejected message: the
+/// `resync` argument), an EVT decoder's state (time high bits, current y, base x) may be stale, and the
+/// words that follow would decode to wrong times or rows. So the word decoder starts afresh, keeping the
+/// stream's encoding, geometry and latest timestamp: events are dropped (counted in
+/// ``DecodedPayload/eventsBeforeTimeBase``) until the next time word.
 public struct SensorEventDecoder: Sendable {
     /// What one accepted message yielded.
     public struct DecodedPayload: Sendable, Hashable {
@@ -41,6 +48,8 @@ public struct SensorEventDecoder: Sendable {
     public private(set) var lateEvents = 0
     /// The only geometry accepted, when the service is configured for one sensor size (nil: any).
     public let expectedGeometry: SensorGeometry?
+    /// The most events one message may decode to (`input.max_message_events`).
+    public let maximumEvents: Int
     private var words: WordDecoder?
 
     /// The streaming EVT decoder of the current stream.
@@ -49,10 +58,16 @@ public struct SensorEventDecoder: Sendable {
         case evt3(EVT3Decoder)
     }
 
-    /// A decoder with no stream yet, accepting only `expectedGeometry` when it is given.
-    public init(expectedGeometry: SensorGeometry? = nil) {
+    /// A decoder with no stream yet, accepting only `expectedGeometry` when it is given and messages of at
+    /// most `maximumEvents` events.
+    public init(expectedGeometry: SensorGeometry? = nil, maximumEvents: Int = Self.defaultMaximumEvents) {
+        precondition(maximumEvents > 0, "maximumEvents must be > 0")
         self.expectedGeometry = expectedGeometry
+        self.maximumEvents = maximumEvents
     }
+
+    /// The default of `input.max_message_events`: 2 Mi events (about 27 MB decoded).
+    public static let defaultMaximumEvents = 1 << 21
 
     /// Ends the current stream: the next message starts a new one, as if it had START.
     public mutating func reset() {
@@ -65,15 +80,21 @@ public struct SensorEventDecoder: Sendable {
     /// Decodes the payload of `packet` (from this decoder's sensor) and appends its events to `events`.
     ///
     /// START in the packet's flags, or `restart` (the sequence number went back, see
-    /// ``SequenceTracker``), resets the stream first. Throws, changing nothing (no reset either), in this
-    /// order: on an encoding or geometry change without a reset, on a geometry other than
-    /// ``expectedGeometry``, on an event outside the geometry, or when the EVT decoder fails.
+    /// ``SequenceTracker``), resets the stream first; `resync` (input was lost since the previous message)
+    /// restarts an EVT word decoder (see "Resynchronising" above). Throws, changing nothing (no reset
+    /// either), in this order: on an encoding or geometry change without a reset, on a geometry other than
+    /// ``expectedGeometry``, on a payload of more than ``maximumEvents`` events, on an event outside the
+    /// geometry, or when the EVT decoder fails.
     public mutating func decode(
-        _ packet: EventPacket, restart: Bool = false, into events: inout EventBuffer
+        _ packet: EventPacket, restart: Bool = false, resync: Bool = false, into events: inout EventBuffer
     ) throws(WireRejection) -> DecodedPayload {
         var next = self
         let header = packet.header
-        if restart || header.flags.contains(.start) { next.reset() }
+        if restart || header.flags.contains(.start) {
+            next.reset()
+        } else if resync {
+            next.words = nil
+        }
         let geometry = header.geometry
         if let current = next.encoding, current != header.encoding {
             throw WireRejection(
@@ -87,6 +108,14 @@ public struct SensorEventDecoder: Sendable {
         if let expectedGeometry, expectedGeometry != geometry {
             throw WireRejection(
                 .unexpectedGeometry, "a \(geometry) sensor; this service expects \(expectedGeometry)",
+                sensor: packet.sensor)
+        }
+        let bound = PayloadEventCount.upperBound(packet.payload, encoding: header.encoding, count: header.count)
+        if bound > maximumEvents {
+            throw WireRejection(
+                .tooManyEvents,
+                "the payload holds \(header.encoding == .native ? "" : "up to ")\(bound) events; at most "
+                    + "\(maximumEvents) are accepted in one message (input.max_message_events)",
                 sensor: packet.sensor)
         }
         next.encoding = header.encoding

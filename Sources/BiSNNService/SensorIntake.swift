@@ -34,21 +34,32 @@ public struct SensorIntake: Sendable {
     public private(set) var events = 0
     /// Events dropped as late.
     public private(set) var lateEvents = 0
+    /// EVT events dropped while the word decoder waited for a time word (at a stream's start, or after lost
+    /// input; see ``SensorEventDecoder``).
+    public private(set) var unsyncedEvents = 0
+    /// Whether input was lost since the last accepted message (a rejected message of this sensor): the next
+    /// one resynchronises the EVT decoder.
+    private var lostInput = false
     /// Rejected messages by reason.
     public private(set) var rejections: [WireRejection.Reason: Int] = [:]
     /// Messages lost or rejected for their content since the last ``takeDroppedMessages()``: the
     /// `dropped_messages` of the next prediction.
     public private(set) var droppedMessages: UInt64 = 0
 
-    /// The state of a sensor not heard from yet; `expectedGeometry` as in ``SensorEventDecoder``.
-    public init(sensor: SensorName, expectedGeometry: SensorGeometry? = nil) {
+    /// The state of a sensor not heard from yet; `expectedGeometry` and `maximumEvents` as in
+    /// ``SensorEventDecoder``.
+    public init(
+        sensor: SensorName, expectedGeometry: SensorGeometry? = nil,
+        maximumEvents: Int = SensorEventDecoder.defaultMaximumEvents
+    ) {
         self.sensor = sensor
-        decoder = SensorEventDecoder(expectedGeometry: expectedGeometry)
+        decoder = SensorEventDecoder(expectedGeometry: expectedGeometry, maximumEvents: maximumEvents)
     }
 
     /// Takes in one parsed message of this sensor: classifies its sequence number, rejects a duplicate,
-    /// decodes its payload into `events` (resetting the stream first on START or a restart). A rejection
-    /// is counted and thrown; only the sequence number of a rejected message is kept.
+    /// decodes its payload into `events` (resetting the stream first on START or a restart, resynchronising
+    /// it after a gap or a rejected message). A rejection is counted and thrown; only the sequence number of
+    /// a rejected message is kept.
     public mutating func accept(
         _ packet: EventPacket, into events: inout EventBuffer
     ) throws(WireRejection) -> AcceptedPacket {
@@ -65,20 +76,24 @@ public struct SensorIntake: Sendable {
             throw rejection
         case .gap(let lost):
             droppedMessages = droppedMessages.addingReportingOverflow(lost).overflow ? .max : droppedMessages + lost
+            lostInput = true
         case .first, .inOrder, .restart:
             break
         }
         let restart = classification == .restart
         let decoded: SensorEventDecoder.DecodedPayload
         do {
-            decoded = try decoder.decode(packet, restart: restart, into: &events)
+            decoded = try decoder.decode(packet, restart: restart, resync: lostInput, into: &events)
         } catch {
             rejections[error.reason, default: 0] += 1
             droppedMessages &+= 1
+            lostInput = true
             throw error
         }
+        lostInput = false
         self.events += decoded.events
         lateEvents += decoded.lateEvents
+        unsyncedEvents += decoded.eventsBeforeTimeBase
         return AcceptedPacket(
             header: header, sequence: classification, resetsStream: start || restart,
             endsSegment: header.flags.contains(.end), payload: decoded)
@@ -89,6 +104,7 @@ public struct SensorIntake: Sendable {
     public mutating func countParseRejection(_ rejection: WireRejection) {
         messages += 1
         rejections[rejection.reason, default: 0] += 1
+        lostInput = true
     }
 
     /// Returns ``droppedMessages`` and starts counting again from 0 (call when publishing a decision).
@@ -104,6 +120,7 @@ public struct SensorIntake: Sendable {
         status.messages = messages
         status.events = events
         status.lateEvents = lateEvents
+        status.unsyncedEvents = unsyncedEvents
         status.sequenceGaps = sequence.gaps
         status.lostMessages = sequence.lostMessages
         status.restarts = sequence.restarts

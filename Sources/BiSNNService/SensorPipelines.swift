@@ -66,7 +66,8 @@ public struct SensorPipelines: Sendable {
     private static func makeIntake(_ loaded: LoadedServiceConfiguration) -> EventIntake {
         EventIntake(
             maximumSensors: loaded.configuration.input.maxSensors,
-            maximumPayloadBytes: loaded.configuration.input.maxMessageBytes, expectedGeometry: loaded.frames.sensor)
+            maximumPayloadBytes: loaded.configuration.input.maxMessageBytes, expectedGeometry: loaded.frames.sensor,
+            maximumEvents: loaded.configuration.input.maxMessageEvents)
     }
 
     /// Sensors tracked.
@@ -140,6 +141,7 @@ public struct SensorPipelines: Sendable {
         closeAll(cause: .reload, now: now, into: &predictions)
         let geometryChanged = loaded.frames.sensor != intake.expectedGeometry
             || loaded.configuration.input.maxSensors != intake.maximumSensors
+            || loaded.configuration.input.maxMessageEvents != intake.maximumEvents
         prototype = newPrototype
         labels = loaded.network.classNames
         self.model = model
@@ -147,7 +149,7 @@ public struct SensorPipelines: Sendable {
         if geometryChanged {
             intake = EventIntake(
                 maximumSensors: loaded.configuration.input.maxSensors, maximumPayloadBytes: intake.maximumPayloadBytes,
-                expectedGeometry: loaded.frames.sensor)
+                expectedGeometry: loaded.frames.sensor, maximumEvents: loaded.configuration.input.maxMessageEvents)
             sensors = [:]
         } else {
             for sensor in Array(sensors.keys) {

@@ -103,6 +103,9 @@ public struct ServiceConfiguration: Sendable, Hashable {
         public var maxMessageBytes = 16 << 20
         /// `input.max_sensors`: distinct sensors served at once; packets from more are rejected.
         public var maxSensors = 64
+        /// `input.max_message_events`: most events one message may decode to; more are refused
+        /// (`too_many_events`) before decoding, which bounds the memory one message takes.
+        public var maxMessageEvents = SensorEventDecoder.defaultMaximumEvents
         /// `input.queue_bytes`: most bytes of received messages waiting inside the service before it stops
         /// reading its sockets (then ZeroMQ's high-water marks apply).
         public var queueBytes = 64 << 20

@@ -44,6 +44,7 @@ extension ServiceConfiguration {
         .integer("input.receive_hwm", \.input.receiveHighWaterMark, 1...Int(Int32.max)),
         .integer("input.max_message_bytes", \.input.maxMessageBytes, 1024...(1 << 30)),
         .integer("input.max_sensors", \.input.maxSensors, 1...4096),
+        .integer("input.max_message_events", \.input.maxMessageEvents, 1024...(1 << 28)),
         .integer("input.queue_bytes", \.input.queueBytes, 1 << 20...(1 << 40)),
 
         .endpoint("output.pub_bind", \.output.pubBind, forBinding: true),

@@ -9,6 +9,9 @@ public struct StatusMessage: Sendable, Hashable, Codable {
         public var events: Int
         /// `late_events`: events dropped for going back in time.
         public var lateEvents: Int
+        /// `unsynced_events`: EVT events dropped while the decoder waited for a time word (a stream's start,
+        /// or after lost input).
+        public var unsyncedEvents: Int
         /// `frames`: spike frames binned.
         public var frames: Int
         /// `shed_frames`: spike frames dropped unprocessed because the sensor's pipeline fell behind.
@@ -31,6 +34,7 @@ public struct StatusMessage: Sendable, Hashable, Codable {
             case messages
             case events
             case lateEvents = "late_events"
+            case unsyncedEvents = "unsynced_events"
             case frames
             case shedFrames = "shed_frames"
             case decisions
@@ -46,13 +50,15 @@ public struct StatusMessage: Sendable, Hashable, Codable {
 
         /// Totals, all zero unless given.
         public init(
-            messages: Int = 0, events: Int = 0, lateEvents: Int = 0, frames: Int = 0, shedFrames: Int = 0,
+            messages: Int = 0, events: Int = 0, lateEvents: Int = 0, unsyncedEvents: Int = 0, frames: Int = 0,
+            shedFrames: Int = 0,
             decisions: Int = 0, sequenceGaps: Int = 0, lostMessages: UInt64 = 0, restarts: Int = 0,
             malformed: [String: Int] = [:], lastMessageAgeSeconds: Double = 0
         ) {
             self.messages = messages
             self.events = events
             self.lateEvents = lateEvents
+            self.unsyncedEvents = unsyncedEvents
             self.frames = frames
             self.shedFrames = shedFrames
             self.decisions = decisions

@@ -56,12 +56,14 @@ public struct WireRejection: Error, Sendable, Hashable, CustomStringConvertible 
         public static let coordinates = Reason("coordinates")
         /// The EVT 2.0 / 3.0 decoder failed on the payload.
         public static let decode = Reason("decode")
+        /// The payload holds more events than the service accepts in one message (`input.max_message_events`).
+        public static let tooManyEvents = Reason("too_many_events")
 
         /// Every reason of protocol version 1, in the order docs/protocol.md lists them.
         public static let all: [Reason] = [
             .frameCount, .topic, .sensorName, .headerSize, .magic, .version, .encoding, .reservedFlags, .geometry,
             .timeBase, .messageTooLarge, .countMismatch, .tooManySensors, .duplicateSequence, .encodingChange,
-            .geometryChange, .unexpectedGeometry, .coordinates, .decode,
+            .geometryChange, .unexpectedGeometry, .tooManyEvents, .coordinates, .decode,
         ]
     }
 

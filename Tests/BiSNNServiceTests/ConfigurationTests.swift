@@ -134,6 +134,7 @@ struct ConfigurationTests {
         ("input.receive_hwm", "0", "0"),
         ("input.max_message_bytes", "10", "10"),
         ("input.max_sensors", "0", "0"),
+        ("input.max_message_events", "10", "10"),
         ("input.queue_bytes", "1000", "1000"),
         ("output.pub_bind", "tcp://127.0.0.1:70000", "tcp://127.0.0.1:70000"),
         ("output.send_hwm", "abc", "abc"),

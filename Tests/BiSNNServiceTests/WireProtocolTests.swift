@@ -367,6 +367,7 @@ enum WireFixtures {
             (.encodingChange, [ok, EventPacket.encode(sensor: F.cam0, header: F.header(.evt2, sequence: 1), payload: [])]),
             (.geometryChange, [ok, try F.nativeFrames([e], height: 20, sequence: 1)]),
             (.unexpectedGeometry, [try F.nativeFrames([e], width: 128, height: 128)]),
+            (.tooManyEvents, [try F.nativeFrames(Array(repeating: e, count: 1025))]),
             (.coordinates, [try F.nativeFrames([Event(t: 10, x: 1, y: 34, polarity: 0)])]),
         ]
         var covered: Set<String> = []
@@ -374,7 +375,7 @@ enum WireFixtures {
             // Only the unexpected_geometry case runs an intake that expects one geometry (it would turn a
             // geometry change into unexpected_geometry).
             let expected = reason == .unexpectedGeometry ? SensorGeometry(width: 34, height: 34) : nil
-            var intake = EventIntake(maximumSensors: 1, expectedGeometry: expected)
+            var intake = EventIntake(maximumSensors: 1, expectedGeometry: expected, maximumEvents: 1024)
             var events = EventBuffer()
             var last: WireRejection?
             for (i, frames) in messages.enumerated() {
