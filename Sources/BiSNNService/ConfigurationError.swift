@@ -20,6 +20,9 @@ public struct ConfigurationError: Error, Sendable, Hashable, CustomStringConvert
         public static let malformedFile = Code(name: "malformed file")
         /// The model file cannot be loaded, or it does not fit the settings (predictor, sensor geometry).
         public static let invalidModel = Code(name: "invalid model")
+        /// A file a setting names (a CURVE key, the allow-list) cannot be read, is not a regular file, is malformed,
+        /// or others than the service may read (a secret) or change it (``ConfiguredFileError``).
+        public static let invalidFile = Code(name: "invalid file")
         public var description: String { name }
     }
 

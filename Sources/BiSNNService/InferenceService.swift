@@ -17,6 +17,8 @@ import ZeroMQ
 /// - the **ticker** closes idle sensors (`decisions.idle_reset_ms` of wall time), publishes status every
 ///   `service.status_interval_s` (and systemd's STATUS=), and updates the metrics;
 /// - the **reloader** waits for SIGHUP;
+/// - with CURVE (`security.curve.enabled`), the **refusal logger** logs refused connections, rate-limited
+///   (``ServiceAuthentication``);
 /// - the **watchdog** pings systemd (`WATCHDOG=1`) every ``SystemdNotifier/watchdogPingInterval`` while the
 ///   pipeline is waiting for input or making progress (``PipelineHeartbeat``); a stuck pipeline stops the
 ///   pings.
@@ -66,6 +68,7 @@ public struct InferenceService: Service {
     }
 
     public func run() async throws {
+        let authentication = ServiceAuthentication()
         // Trap SIGHUP before anything else: its default action would end the process.
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         let model = ModelIdentifier(file: loaded.modelPath)
@@ -79,7 +82,7 @@ public struct InferenceService: Service {
         }
         let sockets: ServiceSockets
         do {
-            sockets = try ServiceSockets.open(loaded.configuration, context: context)
+            sockets = try ServiceSockets.open(loaded.configuration, curve: loaded.curve, context: context)
         } catch {
             context.close()
             throw error
@@ -87,12 +90,17 @@ public struct InferenceService: Service {
         let heartbeat = PipelineHeartbeat()
         let runner = PipelineRunner(
             pipelines: pipelines, sender: sockets.sender,
-            metrics: ServiceMetrics(factory: metricsFactory), heartbeat: heartbeat, logger: logger,
-            startedAt: startedAt)
+            metrics: ServiceMetrics(factory: metricsFactory), heartbeat: heartbeat, authentication: authentication,
+            logger: logger, startedAt: startedAt)
         let stop = StopState()
         let serving = "serving: input \(sockets.boundInputs.joined(separator: ", ")), output \(sockets.boundOutput), "
             + "model \(model), decisions \(loaded.configuration.decisions.mode.rawValue)"
         logger.info("\(serving)")
+        if let curve = authentication.attach(
+            sockets.authenticator, keys: loaded.curve, endpoints: sockets.boundInputs + [sockets.boundOutput])
+        {
+            logger.info("\(curve)")
+        }
         notify { try notifier.ready(status: "serving; model \(model)") }
 
         let stopTimeout = loaded.configuration.service.stopTimeout
@@ -108,7 +116,11 @@ public struct InferenceService: Service {
                     return false
                 }
                 group.addTask {
-                    await self.reloadLoop(hangups, runner: runner, heartbeat: heartbeat)
+                    await self.reloadLoop(hangups, runner: runner, heartbeat: heartbeat, authentication: authentication)
+                    return false
+                }
+                group.addTask {
+                    await authentication.logRefusals(to: self.logger)
                     return false
                 }
                 group.addTask {
@@ -178,15 +190,18 @@ public struct InferenceService: Service {
         }
     }
 
-    private func reloadLoop(_ hangups: UnixSignalsSequence, runner: PipelineRunner, heartbeat: PipelineHeartbeat) async {
+    private func reloadLoop(
+        _ hangups: UnixSignalsSequence, runner: PipelineRunner, heartbeat: PipelineHeartbeat,
+        authentication: ServiceAuthentication
+    ) async {
         for await _ in hangups {
             if Task.isCancelled { return }
-            await reload(runner: runner, heartbeat: heartbeat)
+            await reload(runner: runner, heartbeat: heartbeat, authentication: authentication)
         }
     }
 
     /// One SIGHUP: reload, apply or refuse.
-    private func reload(runner: PipelineRunner, heartbeat: PipelineHeartbeat) async {
+    private func reload(runner: PipelineRunner, heartbeat: PipelineHeartbeat, authentication: ServiceAuthentication) async {
         let file = loaded.file
         notify { try notifier.reloading(status: "reloading \(file)") }
         logger.info("SIGHUP: reloading \(file)")
@@ -217,6 +232,7 @@ public struct InferenceService: Service {
                 return
             }
             for warning in next.warnings { logger.warning("\(warning)") }
+            for line in authentication.reload(next.curve) { logger.log(level: line.level, "\(line.text)") }
             let pending = ServiceReloadDifference(running: running, reloaded: next.configuration).restartKeys
             if !pending.isEmpty {
                 let keys = pending.joined(separator: ", ")

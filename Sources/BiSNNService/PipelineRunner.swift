@@ -12,6 +12,8 @@ actor PipelineRunner {
     private let sender: ZMQSenderThread
     private var metrics: ServiceMetrics
     private let heartbeat: PipelineHeartbeat
+    /// CURVE's ZAP side, for `refused_connections` in status.
+    private let authentication: ServiceAuthentication
     private let logger: Logger
     private let startedAt: ContinuousClock.Instant
     private var predictions: [SensorPipelines.Prediction] = []
@@ -32,8 +34,9 @@ actor PipelineRunner {
 
     init(
         pipelines: SensorPipelines, sender: ZMQSenderThread, metrics: ServiceMetrics, heartbeat: PipelineHeartbeat,
-        logger: Logger, startedAt: ContinuousClock.Instant
+        authentication: ServiceAuthentication, logger: Logger, startedAt: ContinuousClock.Instant
     ) {
+        self.authentication = authentication
         self.pipelines = pipelines
         self.sender = sender
         self.metrics = metrics
@@ -120,9 +123,11 @@ actor PipelineRunner {
     }
 
     private func makeStatus(now: ContinuousClock.Instant) -> StatusMessage {
-        pipelines.status(
+        var status = pipelines.status(
             service: pipelines.configuration.service.name, version: BisnnVersion.current,
             time: Date().timeIntervalSince1970, uptimeSeconds: SensorPipelines.seconds(now - startedAt), now: now)
+        status.refusedConnections = authentication.refusedConnections
+        return status
     }
 
     private func syncMetrics(now: ContinuousClock.Instant) {

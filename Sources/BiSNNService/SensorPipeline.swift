@@ -123,6 +123,9 @@ public struct SensorPipeline: Sendable {
     private var window: DecisionWindow?
     /// Whether the message being applied is shed.
     private var shedding = false
+    /// Whether this sensor closes its segments with END (it has sent one): then a segment that ends any other
+    /// way (idle timeout) lost its END, and its decision is incomplete.
+    private var sensorSendsEnd = false
 
     /// What is known of the current segment (segment mode) or of the time since the last reset (window mode).
     private struct Segment: Sendable {
@@ -204,6 +207,7 @@ public struct SensorPipeline: Sendable {
         feed(events, timeBase: header.encoding == .native ? header.timeBase : nil, sequence: header.sequence,
              into: &decisions)
         if packet.endsSegment {
+            sensorSendsEnd = true
             closeSegment(sequence: header.sequence, cause: .end, into: &decisions)
         }
     }
@@ -226,9 +230,13 @@ public struct SensorPipeline: Sendable {
 
     /// Closes what is open because the sensor went idle, the service stops or a reload swaps the model
     /// (`cause` `.idle`, `.shutdown` or `.reload`): in segment mode a segment with events is decided; the
-    /// network state is reset.
+    /// network state is reset. A segment cut by the service (`.shutdown`, `.reload`), or by silence from a
+    /// sensor that ends its segments with END, is incomplete: more of it may have been coming.
     public mutating func close(cause: ClosedDecision.Cause, into decisions: inout [ClosedDecision]) {
         if settings.mode == .segment, segment.events > 0 {
+            if cause == .shutdown || cause == .reload || (cause == .idle && sensorSendsEnd) {
+                segment.incomplete = true
+            }
             closeSegment(sequence: segment.lastSequence, cause: cause, into: &decisions)
         } else if hasState {
             resetNetwork()

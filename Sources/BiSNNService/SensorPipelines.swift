@@ -138,6 +138,7 @@ public struct SensorPipelines: Sendable {
         into predictions: inout [Prediction]
     ) throws(ConfigurationError) {
         let newPrototype = try Self.makePrototype(loaded)
+        let cut = sensors.filter { $0.value.pipeline.hasOpenSegment }.map(\.key)
         closeAll(cause: .reload, now: now, into: &predictions)
         let geometryChanged = loaded.frames.sensor != intake.expectedGeometry
             || loaded.configuration.input.maxSensors != intake.maximumSensors
@@ -157,6 +158,8 @@ public struct SensorPipelines: Sendable {
                 sensors[sensor]!.earlierShedFrames += sensors[sensor]!.pipeline.counters.shedFrames
                 sensors[sensor]!.pipeline = prototype
             }
+            // The rest of a segment the reload cut lacks its beginning.
+            for sensor in cut { sensors[sensor]!.pipeline.markIncomplete() }
         }
     }
 

@@ -25,6 +25,8 @@ public struct ServiceConfiguration: Sendable, Hashable {
     public var metrics = Metrics()
     /// `log.*`: log level and format.
     public var log = Log()
+    /// `security.*`: CURVE encryption and client authentication (``Security``).
+    public var security = Security()
 
     /// The default configuration (every key at its documented default).
     public init() {}

@@ -70,6 +70,10 @@ extension ServiceConfiguration {
 
         .choice("log.level", \.log.level),
         .choice("log.format", \.log.format),
+
+        .bool("security.curve.enabled", \.security.curve.enabled),
+        .string("security.curve.secret_key_file", \.security.curve.secretKeyFile, check: checkKeyFilePath),
+        .string("security.curve.allowed_clients_file", \.security.curve.allowedClientsFile, check: checkKeyFilePath),
     ]
 
     static func checkServiceName(_ name: String) throws(ConfigurationError) {

@@ -26,11 +26,15 @@ public struct LoadedServiceConfiguration: Sendable {
     public let frames: SpikeFrameConfiguration
     /// Explicit choices to log at start (``ServiceConfiguration/warnings``).
     public let warnings: [ConfigurationWarning]
+    /// The CURVE keys `security.curve.*` names, read and checked; nil while CURVE is off.
+    public let curve: ServiceCurveKeys?
 
     /// Reads and checks the configuration (``ServiceConfiguration/load(file:environment:)``), loads the model,
     /// builds the predictor and maps the sensor onto the model. Errors name the key: `model.path` for a model
     /// that cannot be loaded, `model.predictor` for an ensemble of a model without a posterior, `sensor.*` for
-    /// a geometry that cannot feed the model, `decisions.*` for a window shorter than the model's burn-in.
+    /// a geometry that cannot feed the model, `decisions.*` for a window shorter than the model's burn-in,
+    /// `security.curve.*` for a key file that cannot be used (``ServiceCurveKeys``). The model must be a regular
+    /// file; key files are checked as ``ConfiguredFile`` says.
     public static func load(
         file: String, environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(ConfigurationError) -> LoadedServiceConfiguration {
@@ -44,6 +48,12 @@ public struct LoadedServiceConfiguration: Sendable {
             : URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath,
                                                          isDirectory: true)).standardizedFileURL.path
         let model: NetworkModel
+        do {
+            // A FIFO or device would hang or feed the loader forever: only a regular file is opened.
+            try ConfiguredFile.checkRegularFile(modelPath, maxBytes: NetworkModel.maxFileSize, environment: environment)
+        } catch {
+            throw fail(.invalidModel, "model.path", "\(error)")
+        }
         do {
             model = try NetworkModel.load(from: modelPath)
         } catch {
@@ -72,9 +82,12 @@ public struct LoadedServiceConfiguration: Sendable {
             throw error
         }
         try checkDecisions(configuration.decisions, network: network, fail: fail)
+        let curve = try ServiceCurveKeys.load(
+            configuration.security.curve, environment: environment, source: { provenance.source(of: $0) })
         return LoadedServiceConfiguration(
             configuration: configuration, file: file, modelPath: modelPath, network: network,
-            modelMetadata: model.metadata, predictor: predictor, frames: frames, warnings: configuration.warnings)
+            modelMetadata: model.metadata, predictor: predictor, frames: frames, warnings: configuration.warnings,
+            curve: curve)
     }
 
     /// Decision timing against the model's time base: a window must outlast the burn-in, an idle reset must be
@@ -108,11 +121,14 @@ public struct LoadedServiceConfiguration: Sendable {
         let crop = frames.crop.map { "crop \($0)" } ?? "whole sensor"
         let inputs = (c.input.pullBind.map { "pull \($0)" } + c.input.subConnect.map { "sub \($0)" })
             .joined(separator: ", ")
+        let clients = curve?.allowedClients.count ?? 0
+        let curveText = curve == nil ? "" : "; CURVE, \(clients) allowed client key\(clients == 1 ? "" : "s")"
         return "\(file): model \(c.model.path) (\(network.input) -> \(network.classCount) classes, "
             + "\(network.weightKind.rawValue) weights), \(predictorText); sensor \(frames.sensor) (\(crop), "
             + "downsample \(frames.downsample)); decisions \(c.decisions.mode.rawValue); input \(inputs); "
             + "output \(c.output.pubBind)"
             + (c.metrics.enabled ? "; metrics \(c.metrics.listen)" : "")
+            + curveText
             + (warnings.isEmpty ? "" : "; \(warnings.count) warning\(warnings.count == 1 ? "" : "s")")
     }
 }

@@ -13,6 +13,7 @@ extension ServiceConfiguration {
         if input.pullBind.isEmpty && input.subConnect.isEmpty {
             throw fail("input.pull_bind", "no input: input.pull_bind and input.sub_connect are both empty")
         }
+        try checkSecurity()
 
         // Every address this process binds, in key order; a later one may not take an earlier one's address.
         var bound: [(key: String, endpoint: Endpoint)] = input.pullBind.map { ("input.pull_bind", $0) }

@@ -21,6 +21,7 @@ import Metrics
 /// | `bisnnd_published_dropped_total` | counter | | (predictions and status dropped by the output queue)
 /// | `bisnnd_sensors` | gauge | |
 /// | `bisnnd_reloads_total` | counter | `result` (`ok`, `refused`) |
+/// | `bisnnd_refused_connections_total` | counter | | (CURVE: the status's `refused_connections`)
 struct ServiceMetrics {
     private let factory: any MetricsFactory
     private let latency: Metrics.Timer
@@ -32,6 +33,8 @@ struct ServiceMetrics {
     private var rejections: [String: Counter] = [:]
     private var reported = Totals()
     private var reportedPublishDropped = 0
+    private let refusedConnections: Counter
+    private var reportedRefusedConnections = 0
 
     /// The totals last reported, by sensor and for rejections.
     private struct Totals {
@@ -56,6 +59,7 @@ struct ServiceMetrics {
         sensors = Gauge(label: "bisnnd_sensors", dimensions: [], factory: factory)
         reloadsOK = Counter(label: "bisnnd_reloads_total", dimensions: [("result", "ok")], factory: factory)
         reloadsRefused = Counter(label: "bisnnd_reloads_total", dimensions: [("result", "refused")], factory: factory)
+        refusedConnections = Counter(label: "bisnnd_refused_connections_total", dimensions: [], factory: factory)
     }
 
     /// Records one prediction's latency.
@@ -75,6 +79,8 @@ struct ServiceMetrics {
             publishDropped.increment(by: Int64(dropped - reportedPublishDropped))
         }
         reportedPublishDropped = dropped
+        Self.add(refusedConnections, status.refusedConnections, reportedRefusedConnections)
+        reportedRefusedConnections = max(reportedRefusedConnections, status.refusedConnections)
         for (name, entry) in status.sensors {
             let before = reported.sensors[name] ?? StatusMessage.SensorStatus()
             let counters = sensorCounters(name)

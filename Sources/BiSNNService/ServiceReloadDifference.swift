@@ -1,6 +1,6 @@
 /// What a reload (SIGHUP) cannot apply to a running service: settings of sockets the service keeps open
-/// (endpoints, high-water marks, the message size limit), the metrics endpoint and logging, which are set up once
-/// at start. Everything else (`service.*`, `model.*`, `decisions.*`, `sensor.*`, `input.max_sensors`) applies at
+/// (endpoints, high-water marks, the message size limit, whether they are CURVE servers and with which key), the
+/// metrics endpoint and logging, which are set up once at start. Everything else (`service.*`, `model.*`, `decisions.*`, `sensor.*`, `input.max_sensors`) applies at
 /// once.
 public struct ServiceReloadDifference: Sendable, Hashable {
     /// The keys whose value changed and that take effect only at the next restart, in the order of
@@ -22,6 +22,9 @@ public struct ServiceReloadDifference: Sendable, Hashable {
         note("metrics.listen", running.metrics.listen != reloaded.metrics.listen)
         note("log.level", running.log.level != reloaded.log.level)
         note("log.format", running.log.format != reloaded.log.format)
+        // The sockets are CURVE servers (or not) with the key they were bound with; the allow-list applies at once.
+        note("security.curve.enabled", running.security.curve.enabled != reloaded.security.curve.enabled)
+        note("security.curve.secret_key_file", running.security.curve.secretKeyFile != reloaded.security.curve.secretKeyFile)
         restartKeys = ServiceConfiguration.keys.filter { changed.contains($0) }
     }
 }

@@ -20,6 +20,10 @@ import Darwin
 ///   a running instance; so before binding, the service connects to an existing socket file: if something
 ///   answers, the bind fails with "address in use"; if nothing does, the file is a stale one left by a killed
 ///   instance and libzmq's bind replaces it.
+/// - CURVE (`security.curve.enabled`): a ``ZMQAuthenticator`` (ZAP handler) starts before anything binds, and every
+///   bound socket (PULL and PUB) becomes a CURVE server with the server's secret key and the ZAP domain
+///   `service.name`, its failed handshakes watched, so that only allowed client keys get in and every refusal is
+///   counted. The authenticator stops after the sockets close: without it libzmq would let any CURVE client in.
 struct ServiceSockets {
     /// How long the PUB socket may keep trying to deliver queued messages once the service closes it.
     static let outputLinger = Duration.milliseconds(500)
@@ -36,12 +40,51 @@ struct ServiceSockets {
     /// The endpoints as bound (with resolved wildcard ports), for the log.
     let boundInputs: [String]
     let boundOutput: String
+    /// The ZAP handler, with CURVE on.
+    let authenticator: ZMQAuthenticator?
 
-    /// Opens every socket of `configuration` in `context`; throws naming the key and endpoint that failed,
-    /// having closed whatever it had opened.
+    /// Opens every socket of `configuration` in `context`, as CURVE servers with `curve`'s keys when given;
+    /// throws naming the key and endpoint that failed, having closed whatever it had opened.
     static func open(
-        _ configuration: ServiceConfiguration, context: ZMQContext
+        _ configuration: ServiceConfiguration, curve: ServiceCurveKeys? = nil, context: ZMQContext
     ) throws(ServiceStartError) -> ServiceSockets {
+        var authenticator: ZMQAuthenticator?
+        if let curve {
+            do {
+                authenticator = try ZMQAuthenticator(
+                    context: context, allowedKeys: curve.allowedClients,
+                    watchedSockets: configuration.input.pullBind.count + 1, name: "bisnnd-zap")
+            } catch {
+                throw ServiceStartError(
+                    .socket, key: "security.curve.enabled", endpoint: ZMQAuthenticator.endpoint,
+                    "cannot start the ZAP handler: \(error)")
+            }
+        }
+        do throws(ServiceStartError) {
+            return try openSockets(configuration, curve: curve, authenticator: authenticator, context: context)
+        } catch {
+            authenticator?.stop()
+            throw error
+        }
+    }
+
+    /// Makes `socket` a CURVE server whose clients `authenticator` checks, before it binds; nothing without CURVE.
+    private static func secure(
+        _ socket: ZMQSocket, curve: ServiceCurveKeys?, authenticator: ZMQAuthenticator?, domain: String
+    ) throws(ZMQError) {
+        guard let curve, let authenticator else { return }
+        try socket.setCurveServer(true)
+        try socket.setCurveSecretKey(curve.serverSecretKey)
+        try socket.setZAPDomain(domain)
+        try authenticator.watch(socket)
+    }
+
+    /// Opens the sockets for ``open(_:curve:context:)``, once the authenticator (if any) runs.
+    private static func openSockets(
+        _ configuration: ServiceConfiguration, curve: ServiceCurveKeys?, authenticator: ZMQAuthenticator?,
+        context: ZMQContext
+    ) throws(ServiceStartError) -> ServiceSockets {
+        let domain = configuration.service.name
         let input = configuration.input
         let output = configuration.output
         let publisher: ZMQSocket
@@ -49,6 +92,7 @@ struct ServiceSockets {
             publisher = try ZMQSocket(.pub, context: context)
             try publisher.setSendHighWaterMark(output.sendHighWaterMark)
             try publisher.setLinger(outputLinger)
+            try secure(publisher, curve: curve, authenticator: authenticator, domain: domain)
         } catch {
             throw ServiceStartError(.socket, key: "output.pub_bind", endpoint: output.pubBind.description, "\(error)")
         }
@@ -69,6 +113,11 @@ struct ServiceSockets {
                 let socket = try makeSocket(.pull, context: context, key: "input.pull_bind", endpoint: endpoint)
                 inputs.append(socket)
                 try configure(socket, key: "input.pull_bind", endpoint: endpoint.description)
+                do {
+                    try secure(socket, curve: curve, authenticator: authenticator, domain: domain)
+                } catch {
+                    throw ServiceStartError(.socket, key: "input.pull_bind", endpoint: endpoint.description, "\(error)")
+                }
                 boundInputs.append(try bind(socket, endpoint, key: "input.pull_bind"))
             }
             for endpoint in input.subConnect {
@@ -105,13 +154,17 @@ struct ServiceSockets {
             throw ServiceStartError(
                 .socket, key: "output.pub_bind", endpoint: boundOutput, "cannot start the output thread: \(error)")
         }
-        return ServiceSockets(reader: reader, sender: sender, boundInputs: boundInputs, boundOutput: boundOutput)
+        return ServiceSockets(
+            reader: reader, sender: sender, boundInputs: boundInputs, boundOutput: boundOutput,
+            authenticator: authenticator)
     }
 
-    /// Stops both threads: input first (unread input is dropped), then output (queued messages are sent).
+    /// Stops both threads: input first (unread input is dropped), then output (queued messages are sent); then
+    /// the ZAP handler, once no socket it guards is left.
     func stop() {
         reader.stop()
         sender.stop()
+        authenticator?.stop()
     }
 
     private static func makeSocket(

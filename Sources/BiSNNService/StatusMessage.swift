@@ -92,6 +92,9 @@ public struct StatusMessage: Sendable, Hashable, Codable {
     /// `malformed`: rejected messages that no tracked sensor can be charged with (bad framing or topic,
     /// invalid sensor name, a new sensor over the limit), by reason name; only reasons that occurred appear.
     public var malformed: [String: Int]
+    /// `refused_connections`: connections refused by CURVE authentication since the service started (an unknown
+    /// client key, a client without CURVE or with the wrong server key); 0 while `security.curve.enabled` is off.
+    public var refusedConnections: Int
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case service
@@ -102,6 +105,7 @@ public struct StatusMessage: Sendable, Hashable, Codable {
         case model
         case sensors
         case malformed
+        case refusedConnections = "refused_connections"
     }
 
     /// The top-level JSON keys of a status message, in the order docs/protocol.md lists them.
@@ -111,7 +115,7 @@ public struct StatusMessage: Sendable, Hashable, Codable {
     public init(
         service: String, protocolVersion: Int = Int(EventPacketHeader.protocolVersion), version: String,
         time: Double, uptimeSeconds: Double, model: String, sensors: [String: SensorStatus],
-        malformed: [String: Int] = [:]
+        malformed: [String: Int] = [:], refusedConnections: Int = 0
     ) {
         self.service = service
         self.protocolVersion = protocolVersion
@@ -121,6 +125,7 @@ public struct StatusMessage: Sendable, Hashable, Codable {
         self.model = model
         self.sensors = sensors
         self.malformed = malformed
+        self.refusedConnections = refusedConnections
     }
 
     /// Counts one rejected message that no tracked sensor can be charged with.

@@ -20,6 +20,20 @@ public enum ZMQCurve {
         return (publicKey, secretKey)
     }
 
+    /// The public key that belongs to a 32-byte secret key (`zmq_curve_public`), raw bytes: a CURVE party needs
+    /// only its secret key on disk.
+    public static func publicKey(fromSecret secretKey: [UInt8]) throws(ZMQError) -> [UInt8] {
+        guard secretKey.count == keyLength, let secretText = z85Encode(secretKey) else {
+            throw ZMQError(.invalidArgument, operation: "zmq_curve_public: a secret key is 32 bytes, not \(secretKey.count)")
+        }
+        var publicText = [CChar](repeating: 0, count: 41)
+        try check(zmq_curve_public(&publicText, secretText), "zmq_curve_public")
+        guard let publicKey = z85Decode(string(publicText)) else {
+            throw ZMQError(.invalidArgument, operation: "zmq_curve_public returned undecodable Z85")
+        }
+        return publicKey
+    }
+
     /// Decodes Z85 text (a multiple of 5 characters) to bytes; nil if the text is not valid Z85.
     public static func z85Decode(_ text: String) -> [UInt8]? {
         let characters = Array(text.utf8)

@@ -12,6 +12,9 @@ import ZeroMQ
 ///   subscription that covers `events/<sensor>`, and warns when none came. A subscriber that falls behind
 ///   by more than the high-water mark (1000 messages) loses messages too.
 ///
+/// With `curve` keys the PUSH socket is a CURVE client of a service with `security.curve.enabled`: traffic is
+/// encrypted, and a key the service does not allow is refused (sends then wait and time out).
+///
 /// Closing normally waits up to the send timeout for queued messages to leave.
 final class EventSenderSocket {
     let endpoint: String
@@ -19,18 +22,22 @@ final class EventSenderSocket {
     private let context: ZMQContext
     private let socket: ZMQSocket
     private let sendTimeout: Duration
+    private let usesCurve: Bool
 
     /// Opens the socket. Throws an ``EndpointError`` that names the endpoint.
     init(
-        endpoint: String, bind: Bool, sensor: SensorName, sendTimeout: Duration, subscriberWait: Duration
+        endpoint: String, bind: Bool, sensor: SensorName, sendTimeout: Duration, subscriberWait: Duration,
+        curve: CurveClientKeys? = nil
     ) throws(EndpointError) {
         self.endpoint = endpoint
         self.bind = bind
         self.sendTimeout = sendTimeout
+        usesCurve = curve != nil
         do {
             context = try ZMQContext()
             socket = try ZMQSocket(bind ? .xpub : .push, context: context)
             try socket.setSendTimeout(sendTimeout)
+            try curve?.apply(to: socket)
         } catch {
             throw EndpointError("cannot open a socket: \(error)")
         }
@@ -60,9 +67,12 @@ final class EventSenderSocket {
             throw EndpointError("sending to \(endpoint) failed: \(error.code)")
         }
         guard sent else {
+            let hint = usesCurve
+                ? ", and is this client's public key in its security.curve.allowed_clients_file?"
+                : "? With security.curve.enabled, give --curve-server-key and --curve-key"
             throw EndpointError(
                 "nothing at \(endpoint) took the messages within \(sendTimeout) "
-                    + "(is bisnnd running with input.pull_bind \(endpoint)?)")
+                    + "(is bisnnd running with input.pull_bind \(endpoint)\(hint))")
         }
     }
 

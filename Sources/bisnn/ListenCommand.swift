@@ -10,7 +10,8 @@ struct ListenCommand: ParsableCommand {
         discussion: """
             Connects a SUB socket to the service's output.pub_bind and subscribes to predictions/ (or, with \
             --sensor, predictions/<sensor>, comparing topics exactly so that cam1 does not match cam10). \
-            Prints a table, or with --json each message's JSON as received, one a line.
+            Prints a table, or with --json each message's JSON as received, one a line. For a service with \
+            security.curve.enabled, give --curve-server-key and --curve-key (see bisnn keygen).
             """)
 
     @Option(help: "The service's output.pub_bind endpoint.")
@@ -31,6 +32,8 @@ struct ListenCommand: ParsableCommand {
     @Option(help: "Exit with status 1 when this many seconds pass without a prediction (status messages do not count).")
     var timeout: Double?
 
+    @OptionGroup var curve: CurveClientOptions
+
     func validate() throws {
         if let sensor, SensorName(sensor) == nil {
             throw ValidationError("--sensor must be 1 to 64 characters of A-Z a-z 0-9 . _ -, not \"\(sensor)\"")
@@ -42,9 +45,11 @@ struct ListenCommand: ParsableCommand {
     func run() throws {
         let context: ZMQContext
         let socket: ZMQSocket
+        let keys = try curve.keys()
         do {
             context = try ZMQContext()
             socket = try ZMQSocket(.sub, context: context)
+            try keys?.apply(to: socket)
             try socket.subscribe(Array((PredictionMessage.topicPrefix + (sensor ?? "")).utf8))
             if status { try socket.subscribe(Array(StatusMessage.topicPrefix.utf8)) }
         } catch {

@@ -29,6 +29,10 @@ struct ReplayCommand: ParsableCommand {
             By default replay connects a PUSH socket to the service's PULL (input.pull_bind). With --bind it \
             binds a PUB socket for a service that connects to its sensors (input.sub_connect) and waits up to \
             --subscriber-wait seconds for a subscriber first: a PUB drops messages until one has subscribed.
+
+            For a service with security.curve.enabled, --curve-server-key names its public key file and \
+            --curve-key this client's secret key file (see bisnn keygen); without them, or with a key the \
+            service does not allow, nothing gets through and sends time out.
             """)
 
     @Argument(help: "A recording, or a folder of recordings.")
@@ -63,6 +67,8 @@ struct ReplayCommand: ParsableCommand {
 
     @OptionGroup var recording: RecordingOptions
 
+    @OptionGroup var curve: CurveClientOptions
+
     enum EncodingChoice: String, ExpressibleByArgument, CaseIterable {
         case native, evt2, evt3
 
@@ -90,6 +96,9 @@ struct ReplayCommand: ParsableCommand {
         guard sendTimeout > 0, subscriberWait >= 0 else {
             throw ValidationError("--send-timeout must be positive and --subscriber-wait not negative")
         }
+        if bind && curve.serverKeyFile != nil {
+            throw ValidationError("--bind cannot be used with CURVE: replay would be the CURVE server")
+        }
     }
 
     func run() throws {
@@ -101,7 +110,7 @@ struct ReplayCommand: ParsableCommand {
         var replayer = RecordingReplayer(settings: settings, recordingCount: playlist.files.count)
         let socket = try EventSenderSocket(
             endpoint: endpoint, bind: bind, sensor: sensorName, sendTimeout: .seconds(sendTimeout),
-            subscriberWait: .seconds(subscriberWait))
+            subscriberWait: .seconds(subscriberWait), curve: try curve.keys())
         var summary = ReplaySummary()
         let started = ContinuousClock.now
         do {

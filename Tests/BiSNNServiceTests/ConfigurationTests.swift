@@ -155,6 +155,9 @@ struct ConfigurationTests {
         ("metrics.listen", "\"*:9464\"", "*:9464"),
         ("log.level", "loud", "loud"),
         ("log.format", "json", "json"),
+        ("security.curve.enabled", "maybe", "maybe"),
+        ("security.curve.secret_key_file", "keys/server.key", "keys/server.key"),
+        ("security.curve.allowed_clients_file", "clients.txt", "clients.txt"),
     ]
 
     @Test func everyKeyHasABadValueCase() {

@@ -177,3 +177,38 @@ import Testing
         #expect(predictions.last!.message.complete, "later windows are whole again")
     }
 }
+
+extension IncompleteDecisionTests {
+    @Test func segmentsCutByTheServiceOrBySilenceAfterEndAreIncomplete() throws {
+        let recordings = F.recordings(3, from: 12)
+        var writer = EventPacketWriter(sensor: SensorName("cam5")!)
+        let perRecording = try Self.messages(recordings, writer: &writer)
+        var pipelines = try Self.pipelines("decisions:\n  idle_reset_ms: 50\n")
+        let start = ContinuousClock.now
+        var predictions: [SensorPipelines.Prediction] = []
+        // Without END so far, silence is how this sensor ends segments: an idle close is whole.
+        for message in perRecording[0].dropLast() {
+            _ = pipelines.accept(message, receivedAt: start, into: &predictions)
+        }
+        pipelines.closeIdleSensors(now: start + .milliseconds(60), into: &predictions)
+        try #require(predictions.count == 1)
+        #expect(predictions[0].cause == .idle && predictions[0].message.complete)
+        // A whole segment with END; then one cut off by silence: its END is missing.
+        let later = start + .seconds(1)
+        for message in perRecording[1] + perRecording[2].dropLast() {
+            _ = pipelines.accept(message, receivedAt: later, into: &predictions)
+        }
+        pipelines.closeIdleSensors(now: later + .milliseconds(60), into: &predictions)
+        try #require(predictions.count == 3)
+        #expect(predictions[1].cause == .end && predictions[1].message.complete)
+        #expect(predictions[2].cause == .idle && !predictions[2].message.complete && predictions[2].message.abstained)
+        // A segment open at a stop is cut by the service.
+        let last = later + .seconds(1)
+        for message in perRecording[0].dropLast() {
+            _ = pipelines.accept(message, receivedAt: last, into: &predictions)
+        }
+        pipelines.closeAll(cause: .shutdown, now: last, into: &predictions)
+        try #require(predictions.count == 4)
+        #expect(predictions[3].cause == .shutdown && !predictions[3].message.complete)
+    }
+}
