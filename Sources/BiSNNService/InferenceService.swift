@@ -5,6 +5,12 @@ import Synchronization
 import UnixSignals
 import ZeroMQ
 
+#if canImport(Glibc)
+/// glibc's `malloc_trim(3)` (declared in `<malloc.h>`, which the Glibc module does not bring in).
+@_silgen_name("malloc_trim")
+private func glibcMallocTrim(_ pad: Int) -> Int32
+#endif
+
 /// `bisnnd` as a swift-service-lifecycle `Service`: receives event messages, runs the sensors' pipelines and
 /// publishes predictions and status (docs/protocol.md), until a graceful shutdown.
 ///
@@ -200,8 +206,10 @@ public struct InferenceService: Service {
         }
     }
 
-    /// One SIGHUP: reload, apply or refuse.
+    /// One SIGHUP: reload, apply or refuse. Either way, the memory the old or refused model took goes back to
+    /// the system afterwards (``returnFreedMemory()``).
     private func reload(runner: PipelineRunner, heartbeat: PipelineHeartbeat, authentication: ServiceAuthentication) async {
+        defer { Self.returnFreedMemory() }
         let file = loaded.file
         notify { try notifier.reloading(status: "reloading \(file)") }
         logger.info("SIGHUP: reloading \(file)")
@@ -241,6 +249,16 @@ public struct InferenceService: Service {
             logger.info("reloaded: \(next.summary); model \(model)")
             notify { try notifier.ready(status: "serving; model \(model)") }
         }
+    }
+
+    /// Hands memory freed by a reload back to the system. A reload briefly holds two models and their ensemble
+    /// draws (tens of MB); glibc keeps what is freed in the arena of whichever thread freed it, so without a
+    /// trim every reload on another thread would leave resident memory higher (the soak saw about 15 to 27 MiB a
+    /// reload).
+    private static func returnFreedMemory() {
+        #if canImport(Glibc)
+        _ = glibcMallocTrim(0)
+        #endif
     }
 
     private func watchdogLoop(heartbeat: PipelineHeartbeat) async {
