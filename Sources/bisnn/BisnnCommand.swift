@@ -9,7 +9,7 @@ struct BisnnCommand: ParsableCommand {
         abstract: "Event-camera recordings and binary spiking networks.",
         version: BisnnVersion.current,
         subcommands: [InspectCommand.self, ConvertCommand.self, SimulateCommand.self, RenderCommand.self,
-                      TrainCommand.self, EvalCommand.self, BenchCommand.self, ReplayCommand.self, ListenCommand.self,
+                      TrainCommand.self, EvalCommand.self, BenchCommand.self, ReplayCommand.self, ListenCommand.self, SoakCommand.self,
                       KeygenCommand.self]
     )
 }
