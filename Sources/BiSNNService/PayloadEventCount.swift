@@ -11,6 +11,23 @@
 /// Exact for native payloads; for EVT an upper bound (events before the first time word, or outside the
 /// sensor, are decoded and then dropped).
 enum PayloadEventCount {
+    /// The most events a word of `encoding` can hold (an EVT 3.0 VECT_12 word holds 12).
+    static func mostPerUnit(_ encoding: EventEncoding) -> Int {
+        switch encoding {
+        case .native, .evt2: 1
+        case .evt3: 12
+        }
+    }
+
+    /// ``upperBound(_:encoding:count:)`` when it is over `limit`, else nil. The words are only scanned when
+    /// the payload is long enough to hold more than `limit` events at all, so the common message costs nothing
+    /// here.
+    static func over(_ limit: Int, payload: [UInt8], encoding: EventEncoding, count: UInt32) -> Int? {
+        guard Int(count) * mostPerUnit(encoding) > limit else { return nil }
+        let bound = upperBound(payload, encoding: encoding, count: count)
+        return bound > limit ? bound : nil
+    }
+
     /// The most events `payload` (whole units of `encoding`) can decode to.
     static func upperBound(_ payload: [UInt8], encoding: EventEncoding, count: UInt32) -> Int {
         switch encoding {

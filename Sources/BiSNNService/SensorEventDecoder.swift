@@ -110,8 +110,9 @@ public struct SensorEventDecoder: Sendable {
                 .unexpectedGeometry, "a \(geometry) sensor; this service expects \(expectedGeometry)",
                 sensor: packet.sensor)
         }
-        let bound = PayloadEventCount.upperBound(packet.payload, encoding: header.encoding, count: header.count)
-        if bound > maximumEvents {
+        if let bound = PayloadEventCount.over(
+            maximumEvents, payload: packet.payload, encoding: header.encoding, count: header.count)
+        {
             throw WireRejection(
                 .tooManyEvents,
                 "the payload holds \(header.encoding == .native ? "" : "up to ")\(bound) events; at most "
